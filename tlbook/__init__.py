@@ -1,0 +1,19 @@
+"""tlbook: the compact PyTorch package of the book *Transfer Learning, Executable*.
+
+Three levels, each usable alone:
+
+- ``tlbook.losses``: functions on tensors (added chapter by chapter);
+- ``tlbook.nn``: small modules (digit backbones, the classifier with named layers);
+- ``tlbook.methods`` + ``tlbook.fit``: each method is a module that knows its loss;
+  one loop trains them all.
+
+Around them: ``tlbook.data`` (domains built offline), ``tlbook.schedules``,
+``tlbook.metrics``, ``tlbook.plot``, and ``device()`` / ``seed_everything()``.
+"""
+from . import data, methods, metrics, nn, schedules
+from ._utils import device, seed_everything
+from .train import History, fit
+
+__version__ = "0.1.0"
+
+__all__ = ["History", "data", "device", "fit", "methods", "metrics", "nn", "schedules", "seed_everything", "__version__"]

@@ -1,0 +1,82 @@
+"""A domain: labelled train and test tensors that live on one device."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+__all__ = ["Domain", "check_same_shape"]
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One domain of a family, split once and for all into train and test.
+
+    ``x_*`` are float tensors (images ``N×C×H×W`` in ``[0, 1]``, or points ``N×2``);
+    ``y_*`` are int64 class labels in ``[0, num_classes)``.
+    """
+
+    name: str
+    family: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+
+    def __post_init__(self) -> None:
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if len(x) == 0:
+                raise ValueError(f"domain {self.name!r} has an empty {split} split")
+            if len(x) != len(y):
+                raise ValueError(
+                    f"domain {self.name!r}: {len(x)} {split} inputs but {len(y)} labels"
+                )
+            if y.dtype != torch.int64:
+                raise TypeError(f"domain {self.name!r}: labels must be int64, got {y.dtype}")
+        if self.x_train.shape[1:] != self.x_test.shape[1:]:
+            raise ValueError(
+                f"domain {self.name!r}: train inputs {tuple(self.x_train.shape[1:])} and "
+                f"test inputs {tuple(self.x_test.shape[1:])} differ in shape"
+            )
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input, e.g. ``(3, 16, 16)``."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def device(self) -> torch.device:
+        return self.x_train.device
+
+    def to(self, device: torch.device | str) -> "Domain":
+        """A copy of this domain with every tensor on ``device``."""
+        return replace(
+            self,
+            x_train=self.x_train.to(device),
+            y_train=self.y_train.to(device),
+            x_test=self.x_test.to(device),
+            y_test=self.y_test.to(device),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Domain({self.name!r}, train={len(self.x_train)}, test={len(self.x_test)}, "
+            f"input={self.input_shape}, classes={self.num_classes}, device={self.device})"
+        )
+
+
+def check_same_shape(source: Domain, target: Domain) -> None:
+    """Raise a clear error when two domains cannot share one network."""
+    if source.input_shape != target.input_shape:
+        raise ValueError(
+            f"source {source.name!r} has inputs of shape {source.input_shape} but target "
+            f"{target.name!r} has {target.input_shape}; load both from one family at one "
+            "image size"
+        )
+    if source.num_classes != target.num_classes:
+        raise ValueError(
+            f"source {source.name!r} has {source.num_classes} classes but target "
+            f"{target.name!r} has {target.num_classes}"
+        )

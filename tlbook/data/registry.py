@@ -1,0 +1,190 @@
+"""Load any of the book's domains by name, cached on disk, on any device."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .domain import Domain, check_same_shape
+from .handwritten import handwritten_digits
+from .photo_blend import blend_with_photos
+from .synthetic_digits import synthetic_digits
+from .toy import moons
+
+__all__ = ["DOMAINS", "PAIRS", "cache_dir", "load_domain", "load_pair", "labelled_subset"]
+
+DATA_VERSION = 1  # bump when a generator changes, so stale caches are not reused
+SPLIT_SEED = 1234  # the handwritten train/test split never changes with the domain seed
+SYNTH_TRAIN, SYNTH_TEST = 10_000, 2_000
+HANDWRITTEN_TEST_PER_CLASS = 60  # 600 test images, 1,197 train
+MOONS_TRAIN, MOONS_TEST = 600, 600
+
+
+@dataclass(frozen=True)
+class _Spec:
+    family: str
+    channels: int
+    default_size: int | None  # None: not an image domain
+    make: Callable[[int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
+    about: str
+
+
+def _split_synth(size: int, seed: int, blend: bool):
+    x, y = synthetic_digits(SYNTH_TRAIN + SYNTH_TEST, size, seed)
+    x = blend_with_photos(x, seed + 1) if blend else x
+    return x[:SYNTH_TRAIN], y[:SYNTH_TRAIN], x[SYNTH_TRAIN:], y[SYNTH_TRAIN:]
+
+
+def _handwritten_test_mask(y: torch.Tensor) -> torch.Tensor:
+    """A fixed, class-balanced test mask over the 1,797 handwritten digits."""
+    g = torch.Generator().manual_seed(SPLIT_SEED)
+    test = torch.zeros(len(y), dtype=torch.bool)
+    for c in range(10):
+        members = torch.nonzero(y == c).flatten()
+        test[members[torch.randperm(len(members), generator=g)[:HANDWRITTEN_TEST_PER_CLASS]]] = True
+    return test
+
+
+def _split_handwritten(size: int, seed: int, blend: bool):
+    x, y = handwritten_digits(size)
+    x = blend_with_photos(x, seed + 2) if blend else x
+    test = _handwritten_test_mask(y)
+    # Shuffle within each split (the raw set is ordered 0, 1, 2, ...), the same for every seed.
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(SPLIT_SEED))
+    x, y, test = x[order], y[order], test[order]
+    return x[~test], y[~test], x[test], y[test]
+
+
+def _split_moons(rotation: float):
+    def make(_size: int, seed: int):
+        # The rotated domain draws other points, so it is not a copy of the source.
+        x, y = moons(MOONS_TRAIN + MOONS_TEST, seed + (7 if rotation else 0), rotation_deg=rotation)
+        return x[:MOONS_TRAIN], y[:MOONS_TRAIN], x[MOONS_TRAIN:], y[MOONS_TRAIN:]
+
+    return make
+
+
+DOMAINS: dict[str, _Spec] = {
+    "synth": _Spec("digits", 3, 16, lambda s, seed: _split_synth(s, seed, False),
+                   "printed digits rendered from matplotlib's fonts (10,000 train / 2,000 test)"),
+    "synth-m": _Spec("digits", 3, 16, lambda s, seed: _split_synth(s, seed + 100, True),
+                     "other synthetic digits blended with photo crops, MNIST-M protocol"),
+    "handwritten": _Spec("digits", 3, 16, lambda s, seed: _split_handwritten(s, seed, False),
+                         "scikit-learn's UCI handwritten digits (1,197 train / 600 test)"),
+    "handwritten-m": _Spec("digits", 3, 16, lambda s, seed: _split_handwritten(s, seed, True),
+                           "the handwritten digits blended with photo crops, MNIST-M protocol"),
+    "moons": _Spec("toy", 0, None, _split_moons(0.0), "two interleaving half circles (600 / 600)"),
+    "moons-rotated": _Spec("toy", 0, None, _split_moons(35.0), "the two moons rotated by 35°"),
+}
+
+#: The domain pairs the book uses, source -> target.
+PAIRS: dict[str, tuple[str, str]] = {
+    "synth->handwritten": ("synth", "handwritten"),
+    "handwritten->handwritten-m": ("handwritten", "handwritten-m"),
+    "synth->synth-m": ("synth", "synth-m"),
+    "moons->moons-rotated": ("moons", "moons-rotated"),
+}
+
+
+def cache_dir() -> Path:
+    """Where generated domains are cached: ``$TLBOOK_DATA`` or ``~/.cache/tlbook``."""
+    return Path(os.environ.get("TLBOOK_DATA", Path.home() / ".cache" / "tlbook"))
+
+
+def _spec(name: str) -> _Spec:
+    if name not in DOMAINS:
+        raise KeyError(f"unknown domain {name!r}; known domains: {', '.join(DOMAINS)}")
+    return DOMAINS[name]
+
+
+def _quantise(x: torch.Tensor) -> torch.Tensor:
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def _generate(spec: _Spec, size: int, seed: int) -> dict[str, torch.Tensor]:
+    x_train, y_train, x_test, y_test = spec.make(size, seed)
+    if spec.default_size is None:
+        return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    # Images are stored as bytes (a quarter of the disk) and always pass through that
+    # rounding, so a fresh and a cached load are bit-identical.
+    return {"x_train": _quantise(x_train), "y_train": y_train, "x_test": _quantise(x_test), "y_test": y_test}
+
+
+def _load_tensors(name: str, spec: _Spec, size: int, seed: int, cache: bool) -> dict[str, torch.Tensor]:
+    path = cache_dir() / f"{name}-seed{seed}-{size}px-v{DATA_VERSION}.pt"
+    if cache and path.exists():
+        return torch.load(path, weights_only=True)
+    tensors = _generate(spec, size, seed)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(tensors, tmp)
+        tmp.replace(path)  # atomic: parallel test workers never read half a file
+    return tensors
+
+
+def load_domain(
+    name: str,
+    *,
+    seed: int = 0,
+    image_size: int | None = None,
+    device: torch.device | str = "cpu",
+    cache: bool = True,
+) -> Domain:
+    """Load domain ``name`` (see ``DOMAINS``) with its fixed train/test split.
+
+    ``seed`` fixes the random generation (fonts, warps, photo crops); the same
+    seed always gives the same tensors. Images come as float ``N×3×H×W`` in
+    ``[0, 1]`` (grey domains repeated over three channels, so every domain of the
+    ``digits`` family shares one shape); ``image_size`` defaults to 16.
+    """
+    spec = _spec(name)
+    if spec.default_size is None and image_size is not None:
+        raise ValueError(f"domain {name!r} is 2-D points; image_size does not apply")
+    size = image_size or spec.default_size or 0
+    if spec.default_size is not None and not 8 <= size <= 64:
+        raise ValueError(f"image_size must be between 8 and 64 pixels, got {size}")
+    t = _load_tensors(name, spec, size, seed, cache)
+    x_train, x_test = t["x_train"], t["x_test"]
+    if spec.default_size is not None:
+        x_train = (x_train.float() / 255).expand(-1, spec.channels, -1, -1).contiguous()
+        x_test = (x_test.float() / 255).expand(-1, spec.channels, -1, -1).contiguous()
+    domain = Domain(name, spec.family, x_train, t["y_train"], x_test, t["y_test"], num_classes=int(t["y_train"].max()) + 1)
+    return domain.to(device)
+
+
+def load_pair(pair: str, **kwargs) -> tuple[Domain, Domain]:
+    """Load a ``"source->target"`` pair (any two domains of one family) with ``load_domain``'s options."""
+    if pair in PAIRS:
+        source_name, target_name = PAIRS[pair]
+    elif "->" in pair:
+        source_name, target_name = (part.strip() for part in pair.split("->", 1))
+    else:
+        raise KeyError(f"unknown pair {pair!r}; write 'source->target' or use one of: {', '.join(PAIRS)}")
+    source, target = load_domain(source_name, **kwargs), load_domain(target_name, **kwargs)
+    if source.family != target.family:
+        raise ValueError(f"{source_name!r} ({source.family}) and {target_name!r} ({target.family}) are of different families")
+    check_same_shape(source, target)
+    return source, target
+
+
+def labelled_subset(domain: Domain, per_class: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``per_class`` labelled training examples of each class, drawn with ``seed``.
+
+    For semi-supervised settings and fine-tuning with few target labels.
+    """
+    if per_class <= 0:
+        raise ValueError(f"per_class must be positive, got {per_class}")
+    g = torch.Generator().manual_seed(seed)
+    y = domain.y_train.cpu()
+    chosen = []
+    for c in range(domain.num_classes):
+        members = torch.nonzero(y == c).flatten()
+        if len(members) < per_class:
+            raise ValueError(f"class {c} of {domain.name!r} has only {len(members)} training examples, asked for {per_class}")
+        chosen.append(members[torch.randperm(len(members), generator=g)[:per_class]])
+    index = torch.cat(chosen).to(domain.device)
+    return domain.x_train[index], domain.y_train[index]

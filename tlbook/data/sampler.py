@@ -1,0 +1,52 @@
+"""Endless shuffled mini-batches drawn from tensors that already sit on the device."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+
+__all__ = ["BatchSampler"]
+
+
+class BatchSampler:
+    """Yield ``(x, y)`` batches forever, reshuffling after each pass over the data.
+
+    Indexing happens on the tensors' own device: no DataLoader, no workers, no
+    host-device copies. The shuffling uses a private CPU generator whose state
+    is part of ``state_dict()``, so a resumed training run draws the same batches.
+    A pass ends early rather than yield a short batch; when the data hold fewer
+    examples than ``batch_size``, each batch is the whole (shuffled) set.
+
+    ``y`` may be ``None`` (unlabelled target data): batches are then ``(x, None)``.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int = 0):
+        if len(x) == 0:
+            raise ValueError("cannot sample batches from an empty set of examples")
+        if y is not None and len(y) != len(x):
+            raise ValueError(f"{len(x)} inputs but {len(y)} labels")
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.x, self.y = x, y
+        self.batch_size = min(batch_size, len(x))
+        self.generator = torch.Generator().manual_seed(seed)
+        self._order = torch.randperm(len(x), generator=self.generator)
+        self._position = 0
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self._position + self.batch_size > len(self._order):
+            self._order = torch.randperm(len(self.x), generator=self.generator)
+            self._position = 0
+        index = self._order[self._position : self._position + self.batch_size].to(self.x.device)
+        self._position += self.batch_size
+        return self.x[index], (None if self.y is None else self.y[index])
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state(), "order": self._order.clone(), "position": self._position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self._order, self._position = state["order"].clone(), state["position"]

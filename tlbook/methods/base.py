@@ -1,0 +1,60 @@
+"""The contract every method follows, so that one ``fit`` loop can train all of them."""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+
+from ..nn import Classifier
+
+__all__ = ["Method", "Batch", "OptimizerFactory"]
+
+#: ``(x, y)``; ``y`` is ``None`` for unlabelled data.
+Batch = tuple[torch.Tensor, "torch.Tensor | None"]
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+
+
+class Method(nn.Module):
+    """A transfer method: a classifier plus the loss it trains with.
+
+    Subclasses implement ``loss``: from one source batch, one target batch and
+    the training progress ``p`` in ``[0, 1]``, return the total loss and the named
+    terms to log (detached scalars). ``fit`` does the rest.
+
+    Class attributes:
+    - ``uses_target_labels``: ``fit`` hands target labels only to methods that set
+      it, so an unsupervised method cannot read them by accident.
+    - ``oracle``: the method trains on target labels; its numbers are an upper
+      reference, never a result of adaptation.
+
+    Methods with several optimisers (alternating updates) override
+    ``configure_optimizers`` and ``training_step``.
+    """
+
+    uses_target_labels: bool = False
+    oracle: bool = False
+
+    def __init__(self, classifier: Classifier):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits; what evaluation uses."""
+        return self.classifier(x)
+
+    def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        raise NotImplementedError
+
+    def configure_optimizers(self, make: OptimizerFactory) -> list[torch.optim.Optimizer]:
+        """One optimiser over every parameter by default."""
+        return [make(self.parameters())]
+
+    def training_step(self, source: Batch, target: Batch, progress: float, optimizers: list[torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
+        """One update; returns the detached terms to log."""
+        (optimizer,) = optimizers
+        total, terms = self.loss(source, target, progress)
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        return {"loss": total.detach(), **terms}

@@ -1,0 +1,120 @@
+"""A classifier = backbone → optional bottleneck → fully connected head.
+
+Every named layer's output is available from ``activations(x)``, so a method can
+attach its adaptation loss to any of them by name (DAN adapts several at once).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+__all__ = ["Classifier", "digit_classifier", "toy_classifier"]
+
+_ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+
+
+def _block(in_features: int, out_features: int, batch_norm: bool, activation: str | None) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Linear(in_features, out_features)]
+    if batch_norm:
+        layers.append(nn.BatchNorm1d(out_features))
+    if activation is not None:
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(_ACTIVATIONS)} or None")
+        layers.append(_ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+
+
+class Classifier(nn.Module):
+    """``backbone`` → [``bottleneck``] → ``fc1`` … ``fcK`` → ``logits``.
+
+    - ``bottleneck``: width of an extra layer after the backbone (the DDC/DAN
+      "adaptation layer"), with ``bottleneck_activation`` (``"relu"``,
+      ``"sigmoid"`` for bounded features as CMD needs, ``"tanh"`` or ``None``).
+    - ``hidden``: widths of the head's hidden layers; the DANN paper's label
+      predictor is ``(100, 100)``.
+
+    ``features(x)`` is the representation the head sees (the bottleneck when there
+    is one); ``activations(x)`` returns every named layer's output.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        num_classes: int,
+        *,
+        bottleneck: int | None = None,
+        bottleneck_activation: str | None = "relu",
+        hidden: tuple[int, ...] = (100, 100),
+        batch_norm: bool = False,
+    ):
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+        width = getattr(backbone, "out_features", None)
+        if not isinstance(width, int):
+            raise ValueError("the backbone must expose its output width as an int attribute `out_features`")
+        self.backbone = backbone
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        if bottleneck is not None:
+            layers["bottleneck"] = _block(width, bottleneck, batch_norm, bottleneck_activation)
+            width = bottleneck
+        self.feature_dim = width
+        for i, hidden_width in enumerate(hidden, start=1):
+            layers[f"fc{i}"] = _block(width, hidden_width, batch_norm, "relu")
+            width = hidden_width
+        layers["logits"] = nn.Linear(width, num_classes)
+        self.layers = nn.Sequential(layers)
+        self.num_classes = num_classes
+
+    @property
+    def layer_names(self) -> list[str]:
+        """Names accepted by ``activations``: ``"backbone"`` then each layer in order."""
+        return ["backbone", *self.layers._modules]
+
+    def activations(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every named layer's output for ``x``, in forward order."""
+        out = {"backbone": self.backbone(x)}
+        h = out["backbone"]
+        for name, layer in self.layers.named_children():
+            h = out[name] = layer(h)
+        return out
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The input of the head: bottleneck output if any, else the backbone's."""
+        h = self.backbone(x)
+        if "bottleneck" in self.layers._modules:
+            h = self.layers.bottleneck(h)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(self.backbone(x))
+
+
+def digit_classifier(
+    in_channels: int = 3,
+    image_size: int = 16,
+    num_classes: int = 10,
+    *,
+    batch_norm: bool = False,
+    widths: tuple[int, int] = (32, 48),
+    **classifier_options,
+) -> Classifier:
+    """The DANN paper's digit network: ``DigitCNN`` + label head fc100-fc100-fc10.
+
+    ``batch_norm=True`` is the variant with batch norm in the backbone and the head.
+    Further keyword arguments go to ``Classifier`` (``bottleneck``, ``hidden``, ...).
+    """
+    from .digit_cnn import DigitCNN
+
+    backbone = DigitCNN(in_channels, image_size, widths=widths, batch_norm=batch_norm)
+    return Classifier(backbone, num_classes, batch_norm=batch_norm, **classifier_options)
+
+
+def toy_classifier(num_classes: int = 2, hidden: tuple[int, ...] = (32, 32), **classifier_options) -> Classifier:
+    """A small MLP classifier for 2-D points (the moons)."""
+    from .mlp import MLP
+
+    classifier_options.setdefault("hidden", ())
+    return Classifier(MLP(2, hidden), num_classes, **classifier_options)

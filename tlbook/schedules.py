@@ -1,0 +1,48 @@
+"""Schedules as functions of training progress ``p`` in ``[0, 1]`` (step / total steps).
+
+Driving every schedule by progress, computed from the training loop's step counter,
+keeps them correct after a checkpoint is resumed and independent of how often a
+method calls its networks.
+"""
+from __future__ import annotations
+
+import math
+
+__all__ = ["constant", "dann_lr", "dann_lambda", "linear_warmup"]
+
+
+def _check(p: float) -> float:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"progress must lie in [0, 1], got {p}")
+    return float(p)
+
+
+def constant(p: float) -> float:
+    """Always 1: no schedule."""
+    _check(p)
+    return 1.0
+
+
+def dann_lr(p: float, alpha: float = 10.0, beta: float = 0.75) -> float:
+    r"""Learning-rate factor of Ganin et al. (JMLR 2016): :math:`1 / (1 + \alpha p)^\beta`.
+
+    Multiply the initial rate :math:`\mu_0 = 0.01` by it: :math:`\mu_p = \mu_0 / (1 + 10p)^{0.75}`.
+    """
+    return 1.0 / (1.0 + alpha * _check(p)) ** beta
+
+
+def dann_lambda(p: float, gamma: float = 10.0) -> float:
+    r"""Adaptation weight ramp of Ganin et al. (JMLR 2016): :math:`2 / (1 + e^{-\gamma p}) - 1`.
+
+    0 at the start, ≈ 0.987 at ``p = 0.5``, ≈ 0.9999 at the end: the domain term is
+    switched on gently while the label predictor's early gradients are noisy.
+    """
+    return 2.0 / (1.0 + math.exp(-gamma * _check(p))) - 1.0
+
+
+def linear_warmup(p: float, warmup: float = 0.1) -> float:
+    """0 → 1 linearly over the first ``warmup`` fraction of training, then 1."""
+    p = _check(p)
+    if not 0.0 < warmup <= 1.0:
+        raise ValueError(f"warmup must lie in (0, 1], got {warmup}")
+    return min(1.0, p / warmup)
