@@ -1,8 +1,5 @@
-"""Shared fixtures. Unit tests run on the CPU with few threads so two workers share the machine."""
+"""Shared fixtures of the unit tests."""
 import pytest
-import torch
-
-torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -18,3 +18,22 @@ def test_seed_everything_makes_torch_reproducible():
     g = tlbook.seed_everything(7)
     assert torch.equal(a, torch.rand(3))
     assert torch.equal(torch.rand(3, generator=g), torch.rand(3, generator=torch.Generator().manual_seed(7)))
+
+
+def test_mean_std_uses_the_sample_standard_deviation():
+    from tlbook.experiment import mean_std
+
+    assert mean_std([0.5, 0.6, 0.7]) == "60.0 ± 10.0"
+    assert mean_std([0.25]) == "25.0 ± 0.0"
+
+
+def test_repeat_is_reproducible_per_seed():
+    from tlbook.data import load_pair
+    from tlbook.experiment import repeat
+    from tlbook.methods import SourceOnly
+    from tlbook.nn import toy_classifier
+
+    source, target = load_pair("moons->moons-rotated")
+    runs = [repeat(lambda: SourceOnly(toy_classifier()), source, target, seeds=(0, 1), steps=20, progress_bar=False) for _ in range(2)]
+    assert (runs[0].accuracies() == runs[1].accuracies()).all()
+    assert runs[0].accuracies("source test").shape == (2,) and runs[0].seconds > 0

@@ -10,10 +10,10 @@ Three levels, each usable alone:
 Around them: ``tlbook.data`` (domains built offline), ``tlbook.schedules``,
 ``tlbook.metrics``, ``tlbook.plot``, and ``device()`` / ``seed_everything()``.
 """
-from . import data, methods, metrics, nn, schedules
+from . import data, experiment, methods, metrics, nn, plot, schedules
 from ._utils import device, seed_everything
 from .train import History, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["History", "data", "device", "fit", "methods", "metrics", "nn", "schedules", "seed_everything", "__version__"]
+__all__ = ["History", "data", "experiment", "device", "fit", "methods", "metrics", "nn", "plot", "schedules", "seed_everything", "__version__"]

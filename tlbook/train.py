@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: they read the same in a terminal, a notebook and the rendered book
 
 from .data import BatchSampler, Domain, check_same_shape
 from .methods import Method

@@ -1,0 +1,69 @@
+"""Repeat a training run over seeds and summarise it as mean ± std."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+from tqdm import tqdm  # text bars: they read the same in a terminal, a notebook and the rendered book
+
+from ._utils import seed_everything
+from .data import Domain
+from .methods import Method
+from .train import History, fit
+
+__all__ = ["Runs", "mean_std", "repeat"]
+
+
+def mean_std(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
+    """``"54.3 ± 1.2"``: mean and sample standard deviation (ddof=1), times ``scale``."""
+    values = np.asarray(values, dtype=float) * scale
+    if values.size == 0:
+        raise ValueError("no values to summarise")
+    std = values.std(ddof=1) if values.size > 1 else 0.0
+    return f"{values.mean():.{digits}f} ± {std:.{digits}f}"
+
+
+@dataclass
+class Runs:
+    """The trained methods and histories of one configuration, one per seed."""
+
+    name: str
+    seeds: list[int]
+    methods: list[Method] = field(repr=False)
+    histories: list[History] = field(repr=False)
+
+    def accuracies(self, eval_set: str = "target test") -> np.ndarray:
+        """Final accuracy on ``eval_set`` of every seed's run."""
+        return np.array([h.final(eval_set) for h in self.histories])
+
+    def summary(self, eval_set: str = "target test") -> str:
+        return mean_std(self.accuracies(eval_set))
+
+    @property
+    def seconds(self) -> float:
+        """Mean training time per run."""
+        return float(np.mean([h.seconds for h in self.histories]))
+
+
+def repeat(
+    make_method: Callable[[], Method],
+    source: Domain,
+    target: Domain | None,
+    seeds: Sequence[int] = (0, 1, 2),
+    name: str = "",
+    progress_bar: bool = True,
+    **fit_options,
+) -> Runs:
+    """Train a fresh ``make_method()`` once per seed with ``fit(..., seed=seed, **fit_options)``.
+
+    Each run seeds every generator first, so weights, batches and dropout are
+    reproducible. A single progress bar counts the runs.
+    """
+    methods, histories = [], []
+    for seed in tqdm(list(seeds), desc=name or "seeds", disable=not progress_bar, leave=False):
+        seed_everything(seed)
+        method = make_method()
+        histories.append(fit(method, source, target, seed=seed, progress_bar=False, **fit_options))
+        methods.append(method)
+    return Runs(name, list(seeds), methods, histories)

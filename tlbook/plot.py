@@ -1,0 +1,94 @@
+"""Plots the notebooks share: example grids, training curves, 2-D feature maps."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .data import Domain
+from .train import History
+
+__all__ = ["domain_grid", "training_curves", "embed_2d", "feature_map"]
+
+
+def _as_image(x: torch.Tensor) -> np.ndarray:
+    return x.detach().cpu().permute(1, 2, 0).clamp(0, 1).numpy()
+
+
+def domain_grid(domains: Sequence[Domain], per_row: int = 12, split: str = "train") -> plt.Figure:
+    """One row of example images per domain, labelled by class."""
+    fig, axes = plt.subplots(len(domains), per_row, figsize=(per_row * 0.8, len(domains) * 1.0), squeeze=False)
+    for row, domain in zip(axes, domains):
+        x, y = getattr(domain, f"x_{split}"), getattr(domain, f"y_{split}")
+        for ax, image, label in zip(row, x[:per_row], y[:per_row].tolist()):
+            ax.imshow(_as_image(image), interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.set_title(str(label), fontsize=8, pad=2)
+        row[0].set_ylabel(domain.name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(history: History, title: str = "") -> plt.Figure:
+    """Loss terms (left) and evaluation accuracies (right) against the training step."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
+    for name, values in history.terms.items():
+        left.plot(history.steps, values, label=name)
+    left.set(xlabel="step", ylabel="loss", title="training terms")
+    for name, values in history.evals.items():
+        right.plot(history.eval_steps, values, marker="o", label=name)
+    right.set(xlabel="step", ylabel="accuracy", ylim=(0, 1.02), title="held-out accuracy")
+    for ax in (left, right):
+        ax.legend(fontsize=8), ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def embed_2d(features: torch.Tensor, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """Project ``N×d`` features to 2-D with PCA or t-SNE (scikit-learn)."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    x = features.detach().cpu().double().numpy()
+    if method == "pca":
+        return PCA(2, random_state=seed).fit_transform(x)
+    if method == "tsne":
+        x = PCA(min(50, x.shape[1]), random_state=seed).fit_transform(x)  # the usual t-SNE preprocessing
+        return TSNE(2, init="pca", perplexity=30, random_state=seed).fit_transform(x)
+    raise ValueError(f"unknown projection {method!r}; choose 'pca' or 'tsne'")
+
+
+def feature_map(
+    source: tuple[torch.Tensor, torch.Tensor],
+    target: tuple[torch.Tensor, torch.Tensor],
+    method: str = "tsne",
+    seed: int = 0,
+    title: str = "",
+) -> plt.Figure:
+    """Source and target features in one 2-D projection, coloured by domain (left) and class (right).
+
+    ``source`` and ``target`` are ``(features, labels)``; target labels only colour
+    the picture, they train nothing.
+    """
+    (fs, ys), (ft, yt) = source, target
+    points = embed_2d(torch.cat([fs, ft]), method, seed)
+    ps, pt = points[: len(fs)], points[len(fs):]
+    fig, (by_domain, by_class) = plt.subplots(1, 2, figsize=(10, 4.2))
+    by_domain.scatter(*ps.T, s=5, alpha=0.5, label="source", c="tab:blue")
+    by_domain.scatter(*pt.T, s=5, alpha=0.5, label="target", c="tab:orange")
+    by_domain.legend(markerscale=3), by_domain.set_title("by domain")
+    labels = torch.cat([ys, yt]).cpu().numpy()
+    scatter = by_class.scatter(*points.T, s=5, alpha=0.6, c=labels, cmap="tab10")
+    by_class.scatter(*pt.T, s=12, facecolors="none", edgecolors="k", linewidths=0.2)
+    by_class.set_title("by class (target circled)")
+    fig.colorbar(scatter, ax=by_class, ticks=range(int(labels.max()) + 1))
+    for ax in (by_domain, by_class):
+        ax.set_xticks([]), ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
