@@ -10,7 +10,7 @@ Three levels, each usable alone:
 Around them: ``tlbook.data`` (domains built offline), ``tlbook.schedules``,
 ``tlbook.metrics``, ``tlbook.plot``, and ``device()`` / ``seed_everything()``.
 """
-from . import data, experiment, methods, metrics, nn, plot, schedules
+from . import data, experiment, losses, methods, metrics, nn, plot, schedules
 from ._utils import device, seed_everything
 from .train import History, fit
 
