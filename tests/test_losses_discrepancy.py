@@ -213,3 +213,14 @@ def test_integer_inputs_and_unknown_options_are_rejected():
         mk_mmd(torch.rand(4, 2), torch.rand(4, 2), estimator="fast")
     with pytest.raises(ValueError, match="b != a"):
         cmd(torch.rand(4, 2), torch.rand(4, 2), bounds=(1.0, 1.0))
+
+
+@pytest.mark.parametrize("offset", [1e2, 1e4])
+def test_float32_features_far_from_the_origin_stay_accurate(offset):
+    """Without centring, ‖a‖² + ‖b‖² − 2a·b cancels catastrophically and MK-MMD went negative."""
+    x, y = _sample(64, 64, 50, seed=12, shift=0.1)
+    for loss in (mk_mmd, lambda a, b: mmd(a, b, "gaussian"), lambda a, b: mmd(a, b, "linear", "unbiased")):
+        exact = loss(_t(x + offset), _t(y + offset)).item()
+        single = loss(_t(x + offset).float(), _t(y + offset).float()).item()
+        assert single == pytest.approx(exact, rel=1e-3, abs=1e-5)
+    assert mk_mmd(_t(x + offset).float(), _t(y + offset).float()).item() >= 0
