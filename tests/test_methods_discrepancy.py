@@ -68,6 +68,13 @@ def test_unknown_layer_and_missing_target_are_clear_errors():
     with pytest.raises(ValueError, match=r"no layer named \['fc7'\]"):
         DAN(_classifier(), layers=["fc7"])
     with pytest.raises(ValueError, match="no layer named"):
-        DDC(toy_classifier())  # no bottleneck to adapt
+        DDC(toy_classifier(), layer="bottleneck")  # it has none
     with pytest.raises(ValueError, match="needs target batches"):
         tlbook.fit(DDC(_classifier()), SOURCE, None, steps=1, progress_bar=False)
+
+
+def test_ddc_adapts_the_last_hidden_layer_by_default():
+    from tlbook.nn import digit_classifier
+
+    assert DDC(digit_classifier(bottleneck=64)).layers == ("fc2",)
+    assert DDC(_classifier()).layers == ("bottleneck",)

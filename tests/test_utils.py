@@ -37,3 +37,23 @@ def test_repeat_is_reproducible_per_seed():
     runs = [repeat(lambda: SourceOnly(toy_classifier()), source, target, seeds=(0, 1), steps=20, progress_bar=False) for _ in range(2)]
     assert (runs[0].accuracies() == runs[1].accuracies()).all()
     assert runs[0].accuracies("source test").shape == (2,) and runs[0].seconds > 0
+
+
+def test_comparison_table_pairs_gains_by_seed():
+    import numpy as np
+
+    from tlbook.experiment import Runs, comparison_table
+    from tlbook.train import History
+
+    def runs(name, target, seeds=(0, 1)):
+        histories = [History(evals={"target test": [t], "source test": [0.9]}) for t in target]
+        return Runs(name, list(seeds), [None] * len(target), histories)
+
+    base, better = runs("source only", [0.40, 0.50]), runs("CORAL", [0.45, 0.60])
+    table = comparison_table([base, better], baseline=base)
+    assert "| CORAL | 52.5 ± 10.6 | 90.0 ± 0.0 | 7.5 ± 3.5 |" in table
+    assert np.allclose(better.accuracies() - base.accuracies(), [0.05, 0.10])
+    import pytest
+
+    with pytest.raises(ValueError, match="seeds"):
+        comparison_table([runs("other", [0.5, 0.5], seeds=(3, 4))], baseline=base)

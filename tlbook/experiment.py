@@ -12,7 +12,7 @@ from .data import Domain
 from .methods import Method
 from .train import History, fit
 
-__all__ = ["Runs", "mean_std", "repeat"]
+__all__ = ["Runs", "comparison_table", "mean_std", "repeat"]
 
 
 def mean_std(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
@@ -67,3 +67,18 @@ def repeat(
         histories.append(fit(method, source, target, seed=seed, progress_bar=False, **fit_options))
         methods.append(method)
     return Runs(name, list(seeds), methods, histories)
+
+
+def comparison_table(runs: Sequence[Runs], baseline: Runs | None = None) -> str:
+    """A Markdown table: target-test and source-test accuracy (mean ± std over seeds), and
+    the gain over ``baseline`` computed seed by seed (the runs must share their seeds)."""
+    header = "| method | target test (%) | source test (%) |" + (" gain over baseline (points) |" if baseline else "")
+    rows = [header, "|---" * (3 + bool(baseline)) + "|"]
+    for r in runs:
+        row = f"| {r.name} | {r.summary()} | {r.summary('source test')} |"
+        if baseline is not None:
+            if r.seeds != baseline.seeds:
+                raise ValueError(f"{r.name!r} ran seeds {r.seeds} but the baseline ran {baseline.seeds}")
+            row += f" {mean_std(r.accuracies() - baseline.accuracies())} |"
+        rows.append(row)
+    return "\n".join(rows)

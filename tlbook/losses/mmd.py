@@ -36,29 +36,13 @@ def squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a.pow(2).sum(1, keepdim=True) + b.pow(2).sum(1) - 2 * a @ b.T).clamp_min(0)
 
 
-def median_bandwidth(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """γ: the median squared distance over distinct pairs of the pooled sample, **detached**.
-
-    The bandwidth is a statistic of the data, not a parameter to learn: a gradient through
-    it would let the features shrink or blow up the kernel instead of aligning.
-    """
-    pooled = torch.cat(_centre(x, y)).detach()
-    d2 = squared_distances(pooled, pooled)
-    i, j = torch.triu_indices(len(pooled), len(pooled), offset=1, device=pooled.device)
-    values = d2[i, j].sort().values
+def _median_off_diagonal(d2: torch.Tensor) -> torch.Tensor:
+    """Median of the strictly upper-triangular entries of a square distance matrix (detached)."""
+    n = len(d2)
+    values = d2.detach()[torch.ones(n, n, dtype=torch.bool, device=d2.device).triu(1)].sort().values
     middle = len(values) // 2  # the usual median: the mean of the two middle values when even
     median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
-    return median.clamp_min(torch.finfo(pooled.dtype).tiny)
-
-
-def dan_bandwidths(low: int = -8, high: int = 8) -> list[float]:
-    """Multipliers ``2^(u/2)`` for ``u = 2·low … 2·high``: 2⁻⁸ … 2⁸ in steps of √2 (Long et al. 2015)."""
-    return [2.0 ** (u / 2) for u in range(2 * low, 2 * high + 1)]
-
-
-def _gaussian(d2: torch.Tensor, gammas: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``Σ_u w_u exp(−d²/γ_u)`` elementwise over ``d2``."""
-    return (weights.view(-1, *[1] * d2.ndim) * torch.exp(-d2.unsqueeze(0) / gammas.view(-1, *[1] * d2.ndim))).sum(0)
+    return median.clamp_min(torch.finfo(d2.dtype).tiny)
 
 
 def _centre(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,21 +53,44 @@ def _centre(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return x - centre, y - centre
 
 
-def _kernel_mmd(x: torch.Tensor, y: torch.Tensor, kernel, estimator: str) -> torch.Tensor:
-    """MMD² for a kernel given as a function of two sets of rows -> kernel matrix (or vector)."""
-    n, m = len(x), len(y)
-    x, y = _centre(x, y)
-    if estimator == "linear":
-        x1, x2, y1, y2 = x[0::2], x[1::2], y[0::2], y[1::2]
-        return (kernel(x1, x2, True) + kernel(y1, y2, True) - kernel(x1, y2, True) - kernel(x2, y1, True)).mean()
-    kxx, kyy, kxy = kernel(x, x, False), kernel(y, y, False), kernel(x, y, False)
+def median_bandwidth(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """γ: the median squared distance over distinct pairs of the pooled sample, **detached**.
+
+    The bandwidth is a statistic of the data, not a parameter to learn: a gradient through
+    it would let the features shrink or blow up the kernel instead of aligning.
+    """
+    pooled = torch.cat(_centre(x, y)).detach()
+    return _median_off_diagonal(squared_distances(pooled, pooled))
+
+
+def dan_bandwidths(low: int = -8, high: int = 8) -> list[float]:
+    """Multipliers ``2^(u/2)`` for ``u = 2·low … 2·high``: 2⁻⁸ … 2⁸ in steps of √2 (Long et al. 2015)."""
+    return [2.0 ** (u / 2) for u in range(2 * low, 2 * high + 1)]
+
+
+def _gaussian(d2: torch.Tensor, gammas: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``Σ_u w_u exp(−d²/γ_u)`` elementwise over ``d2``."""
+    shape = (-1,) + (1,) * d2.ndim
+    return (weights.view(shape) * torch.exp(-d2.unsqueeze(0) / gammas.view(shape))).sum(0)
+
+
+def _estimate(k: torch.Tensor, n: int, estimator: str) -> torch.Tensor:
+    """MMD² from the pooled kernel matrix ``k`` (source rows first, ``n`` of them)."""
+    kxx, kyy, kxy = k[:n, :n], k[n:, n:], k[:n, n:]
     if estimator == "biased":
         return kxx.mean() + kyy.mean() - 2 * kxy.mean()
+    m = len(k) - n
     return (
         (kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1))
         + (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
         - 2 * kxy.mean()
     )
+
+
+def _linear_time(x: torch.Tensor, y: torch.Tensor, paired_kernel) -> torch.Tensor:
+    """The linear-time estimate over quadruples ``(x_{2i-1}, x_{2i}, y_{2i-1}, y_{2i})``."""
+    x1, x2, y1, y2 = x[0::2], x[1::2], y[0::2], y[1::2]
+    return (paired_kernel(x1, x2) + paired_kernel(y1, y2) - paired_kernel(x1, y2) - paired_kernel(x2, y1)).mean()
 
 
 def _check_estimator(x: torch.Tensor, y: torch.Tensor, estimator: str, name: str) -> None:
@@ -117,15 +124,15 @@ def mk_mmd(
     weights = [1.0 / len(multipliers)] * len(multipliers) if weights is None else list(weights)
     if len(weights) != len(multipliers):
         raise ValueError(f"mk_mmd: {len(weights)} weights for {len(multipliers)} kernels")
-    gamma = median_bandwidth(x, y) if bandwidth is None else torch.as_tensor(bandwidth, dtype=x.dtype, device=x.device)
+    x, y = _centre(x, y)
+    pooled = torch.cat([x, y])
+    d2 = squared_distances(pooled, pooled)  # one n+m square matrix serves the bandwidth and all kernels
+    gamma = _median_off_diagonal(d2) if bandwidth is None else torch.as_tensor(bandwidth, dtype=x.dtype, device=x.device)
     gammas = gamma * torch.tensor(multipliers, dtype=x.dtype, device=x.device)
     beta = torch.tensor(weights, dtype=x.dtype, device=x.device)
-
-    def kernel(a, b, paired):
-        d2 = (a - b).pow(2).sum(1) if paired else squared_distances(a, b)
-        return _gaussian(d2, gammas, beta)
-
-    return _kernel_mmd(x, y, kernel, estimator)
+    if estimator == "linear":
+        return _linear_time(x, y, lambda a, b: _gaussian((a - b).pow(2).sum(1), gammas, beta))
+    return _estimate(_gaussian(d2, gammas, beta), len(x), estimator)
 
 
 def mmd(
@@ -152,4 +159,8 @@ def mmd(
         raise ValueError(f"mmd: unknown kernel {kernel!r}; choose 'linear' or 'gaussian'")
     if estimator == "biased":
         return (x.mean(0) - y.mean(0)).pow(2).sum()
-    return _kernel_mmd(x, y, lambda a, b, paired: (a * b).sum(1) if paired else a @ b.T, estimator)
+    x, y = _centre(x, y)
+    if estimator == "linear":
+        return _linear_time(x, y, lambda a, b: (a * b).sum(1))
+    pooled = torch.cat([x, y])
+    return _estimate(pooled @ pooled.T, len(x), estimator)

@@ -67,9 +67,12 @@ class Discrepancy(Method):
 
 class DDC(Discrepancy):
     r"""Deep Domain Confusion (Tzeng et al. 2014): linear-kernel MMD, :math:`\|\bar h_s - \bar h_t\|^2`,
-    on one adaptation (bottleneck) layer. λ = 0.25 as in common reimplementations."""
+    on one layer. The paper puts its adaptation layer right before the class scores (between fc7
+    and fc8), so the default ``layer`` is the classifier's last hidden layer. λ = 0.25 as in common
+    reimplementations."""
 
-    def __init__(self, classifier: Classifier, weight: float = 0.25, layer: str = "bottleneck", **options):
+    def __init__(self, classifier: Classifier, weight: float = 0.25, layer: str | None = None, **options):
+        layer = layer or classifier.layer_names[-2]
         super().__init__(classifier, lambda a, b: losses.mmd(a, b, "linear"), weight=weight, layers=[layer], **options)
 
 
