@@ -71,14 +71,18 @@ def repeat(
 
 def comparison_table(runs: Sequence[Runs], baseline: Runs | None = None) -> str:
     """A Markdown table: target-test and source-test accuracy (mean ± std over seeds), and
-    the gain over ``baseline`` computed seed by seed (the runs must share their seeds)."""
+    the gain over ``baseline`` computed seed by seed (each run's seeds must be among the
+    baseline's). A run with fewer seeds than the others says how many it has."""
     header = "| method | target test (%) | source test (%) |" + (" gain over baseline (points) |" if baseline else "")
     rows = [header, "|---" * (3 + bool(baseline)) + "|"]
     for r in runs:
-        row = f"| {r.name} | {r.summary()} | {r.summary('source test')} |"
+        name = r.name if len(r.seeds) == len(runs[0].seeds) else f"{r.name} ({len(r.seeds)} seed{'s' if len(r.seeds) > 1 else ''})"
+        row = f"| {name} | {r.summary()} | {r.summary('source test')} |"
         if baseline is not None:
-            if r.seeds != baseline.seeds:
-                raise ValueError(f"{r.name!r} ran seeds {r.seeds} but the baseline ran {baseline.seeds}")
-            row += f" {mean_std(r.accuracies() - baseline.accuracies())} |"
+            missing = set(r.seeds) - set(baseline.seeds)
+            if missing:
+                raise ValueError(f"{r.name!r} ran seeds {sorted(missing)} that the baseline did not run ({baseline.seeds})")
+            paired = baseline.accuracies()[[baseline.seeds.index(s) for s in r.seeds]]
+            row += f" {mean_std(r.accuracies() - paired)} |"
         rows.append(row)
     return "\n".join(rows)
