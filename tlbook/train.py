@@ -35,9 +35,6 @@ class History:
             raise KeyError(f"no evaluation set {name!r}; recorded: {', '.join(self.evals) or 'none'}")
         return self.evals[name][-1]
 
-    def _append(self, record: dict[str, list[float]], name: str, value: float) -> None:
-        record.setdefault(name, []).append(value)
-
 
 def make_optimizer(name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0) -> Callable:
     """A factory ``params -> optimizer`` for ``"sgd"`` (with momentum) or ``"adam"``."""
@@ -160,13 +157,13 @@ def fit(
         if done % log_every == 0 or done == steps:
             history.steps.append(done)
             for name, total in running.items():
-                history._append(history.terms, name, float(total) / count)
+                history.terms.setdefault(name, []).append(float(total) / count)
             bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.terms.items()}, refresh=False)
             running, count = {}, 0
         if done % eval_every == 0 or done == steps:
             history.eval_steps.append(done)
             for name, (x, y) in eval_sets.items():
-                history._append(history.evals, name, accuracy(method, x, y))
+                history.evals.setdefault(name, []).append(accuracy(method, x, y))
         history.seconds = time.perf_counter() - clock
         if checkpoint is not None and (done % checkpoint_every == 0 or done == steps):
             _save(checkpoint, {
