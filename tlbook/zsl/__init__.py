@@ -1,0 +1,37 @@
+"""Zero-shot learning with attributes: data, the attribute embedding, DAP, ESZSL, and metrics.
+
+>>> data = load_zero_shot("digits")
+>>> model = AttributeEmbedding(DigitCNN(in_channels=1), data.num_attributes)
+>>> train_zero_shot(model, data)
+>>> scores = class_scores(model, data.x_test_unseen, data.attributes, data.unseen)
+>>> per_class_accuracy(predict(scores, data.unseen), data.y_test_unseen)
+"""
+from __future__ import annotations
+
+from .dap import DAP
+from .data import ZeroShotData, most_distinct_classes, split_by_class
+from .digits import DIGIT_GLYPHS, digit_strokes, semantic_attributes, stroke_map
+from .eszsl import eszsl_fit, eszsl_scores
+from .metrics import (GeneralisedResult, choose_calibration, class_scores, generalised, harmonic_mean,
+                      per_class_accuracy, predict, seen_unseen_curve)
+from .model import AttributeEmbedding, signatures
+from .shapes import compositional_shapes, render_shapes, shape_classes
+from .train import train_zero_shot
+
+DATASETS = {"digits": digit_strokes, "shapes": compositional_shapes}
+
+
+def load_zero_shot(name: str, device: str | None = None) -> ZeroShotData:
+    """A zero-shot dataset by name (``"digits"`` or ``"shapes"``), on ``device``. Splits are fixed."""
+    if name not in DATASETS:
+        raise KeyError(f"unknown zero-shot dataset {name!r}; known: {sorted(DATASETS)}")
+    data = DATASETS[name]()
+    return data.to(device) if device is not None else data
+
+
+__all__ = [
+    "AttributeEmbedding", "DAP", "DATASETS", "DIGIT_GLYPHS", "GeneralisedResult", "ZeroShotData", "choose_calibration",
+    "class_scores", "compositional_shapes", "digit_strokes", "eszsl_fit", "eszsl_scores", "generalised", "harmonic_mean",
+    "load_zero_shot", "most_distinct_classes", "per_class_accuracy", "predict", "render_shapes", "seen_unseen_curve",
+    "semantic_attributes", "shape_classes", "signatures", "split_by_class", "stroke_map", "train_zero_shot",
+]

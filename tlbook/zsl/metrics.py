@@ -1,0 +1,101 @@
+"""Zero-shot evaluation: prediction over a candidate set, per-class accuracy, and the generalised setting."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..metrics import extract
+
+__all__ = ["class_scores", "predict", "per_class_accuracy", "harmonic_mean", "GeneralisedResult",
+           "generalised", "seen_unseen_curve", "choose_calibration"]
+
+
+def class_scores(model: nn.Module, x: torch.Tensor, attributes: torch.Tensor, candidates: torch.Tensor,
+                 batch_size: int = 256) -> torch.Tensor:
+    """Scores (N, len(candidates)) of ``model(x, attributes[candidates])``, in eval mode, in chunks."""
+    candidates = _as_classes(candidates, len(attributes))
+    rows = attributes[candidates]
+    return extract(lambda chunk: model(chunk, rows), model, x, batch_size)
+
+
+def predict(scores: torch.Tensor, candidates: torch.Tensor, seen: torch.Tensor | None = None,
+            calibration: float = 0.0) -> torch.Tensor:
+    """The candidate class with the highest score; always a member of ``candidates``.
+
+    Calibrated stacking (Chao et al., ECCV 2016): ``calibration`` γ is subtracted from the
+    scores of candidates that are ``seen`` classes before the argmax, so γ > 0 favours unseen classes.
+    """
+    if scores.ndim != 2 or scores.shape[1] != len(candidates):
+        raise ValueError(f"scores must be (N, {len(candidates)}) for {len(candidates)} candidates, got {tuple(scores.shape)}")
+    candidates = candidates.to(scores.device)
+    if seen is not None and calibration:
+        scores = scores - calibration * torch.isin(candidates, seen.to(scores.device)).to(scores.dtype)
+    return candidates[scores.argmax(1)]
+
+
+def per_class_accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean over the classes present in ``labels`` of the fraction of that class predicted correctly.
+
+    The standard zero-shot metric (Xian et al., TPAMI 2018): every class counts equally,
+    however many test images it has.
+    """
+    if predictions.shape != labels.shape or labels.numel() == 0:
+        raise ValueError(f"need equal, non-empty predictions and labels, got {tuple(predictions.shape)} and {tuple(labels.shape)}")
+    return torch.stack([(predictions[labels == c] == c).float().mean() for c in labels.unique()]).mean().item()
+
+
+def harmonic_mean(u: float, s: float) -> float:
+    """H = 2us / (u + s), the generalised zero-shot summary; 0 when u + s = 0."""
+    if not (0 <= u <= 1 and 0 <= s <= 1):
+        raise ValueError(f"accuracies must lie in [0, 1], got u={u}, s={s}")
+    return 0.0 if u + s == 0 else 2 * u * s / (u + s)
+
+
+@dataclass(frozen=True)
+class GeneralisedResult:
+    """Generalised zero-shot accuracies: u on unseen-class images, s on seen-class images, H their harmonic mean."""
+
+    u: float
+    s: float
+    H: float
+
+
+def generalised(scores_seen: torch.Tensor, y_seen: torch.Tensor, scores_unseen: torch.Tensor, y_unseen: torch.Tensor,
+                candidates: torch.Tensor, seen: torch.Tensor, calibration: float = 0.0) -> GeneralisedResult:
+    """u, s and H with every class (seen and unseen) as a candidate for every test image."""
+    u = per_class_accuracy(predict(scores_unseen, candidates, seen, calibration), y_unseen)
+    s = per_class_accuracy(predict(scores_seen, candidates, seen, calibration), y_seen)
+    return GeneralisedResult(u, s, harmonic_mean(u, s))
+
+
+def seen_unseen_curve(scores_seen, y_seen, scores_unseen, y_unseen, candidates, seen, num: int = 41):
+    """(γ, u, s, H) as ``num``-point tensors for γ from "always seen" to "always unseen".
+
+    The γ range is read from the scores themselves: the gap between the best seen and the
+    best unseen candidate of every test image.
+    """
+    is_seen = torch.isin(candidates.to(scores_seen.device), seen.to(scores_seen.device))
+    scores = torch.cat([scores_seen, scores_unseen])
+    gap = scores[:, is_seen].amax(1) - scores[:, ~is_seen].amax(1)
+    gammas = torch.quantile(gap.float(), torch.linspace(0, 1, num, device=gap.device)).tolist()
+    gammas = [min(gammas) - 1.0] + gammas[1:-1] + [max(gammas) + 1.0]
+    rows = [generalised(scores_seen, y_seen, scores_unseen, y_unseen, candidates, seen, g) for g in gammas]
+    return (torch.tensor(gammas), torch.tensor([r.u for r in rows]), torch.tensor([r.s for r in rows]),
+            torch.tensor([r.H for r in rows]))
+
+
+def choose_calibration(scores_seen, y_seen, scores_unseen, y_unseen, candidates, seen, num: int = 41) -> float:
+    """The γ with the highest H on a validation problem (pseudo-unseen classes; never the real unseen ones)."""
+    gammas, _, _, H = seen_unseen_curve(scores_seen, y_seen, scores_unseen, y_unseen, candidates, seen, num)
+    return gammas[H.argmax()].item()
+
+
+def _as_classes(candidates: torch.Tensor, num_classes: int) -> torch.Tensor:
+    candidates = torch.as_tensor(candidates)
+    if candidates.ndim != 1 or candidates.numel() == 0 or candidates.dtype != torch.int64:
+        raise ValueError(f"candidates must be a non-empty 1-D int64 tensor of class ids, got {candidates.dtype} {tuple(candidates.shape)}")
+    if candidates.min() < 0 or candidates.max() >= num_classes:
+        raise ValueError(f"candidates must be class ids in [0, {num_classes}), got {candidates.tolist()}")
+    return candidates
