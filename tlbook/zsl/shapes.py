@@ -21,6 +21,7 @@ COLOURS = {"red": (0.90, 0.15, 0.15), "green": (0.15, 0.75, 0.20), "blue": (0.20
 SIZES = {"small": 3.2, "large": 6.0}  # radius in pixels at 16×16
 FILLS = ("filled", "outline")
 SUPERSAMPLE = 4
+OUTLINE_WIDTH = 1.2  # pixels
 TRAIN_PER_CLASS, TEST_SEEN_PER_CLASS, UNSEEN_PER_CLASS = 40, 10, 30
 RENDER_SEED = 2024
 
@@ -54,9 +55,9 @@ def _mask(shape: str, fill: str, radius: float, centre, angle: float, size: int)
     c, s = math.cos(angle), math.sin(angle)
     u, v = (c * px + s * py) / radius, (-s * px + c * py) / radius
     mask = _inside(shape, u, v)
-    if fill == "outline":  # remove the shape shrunk by a stroke of 1.2 px
-        inner = radius - 1.2
-        mask &= ~_inside(shape, u * radius / inner, v * radius / inner) if inner > 0 else mask
+    inner = radius - OUTLINE_WIDTH
+    if fill == "outline" and inner > 0:  # remove the shape shrunk by the stroke width
+        mask &= ~_inside(shape, u * radius / inner, v * radius / inner)
     return mask.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(1, 3))
 
 
