@@ -10,7 +10,7 @@ import torch
 from .data import Domain
 from .train import History
 
-__all__ = ["domain_grid", "training_curves", "embed_2d", "feature_map"]
+__all__ = ["domain_grid", "image_rows", "training_curves", "embed_2d", "feature_map"]
 
 
 def _as_image(x: torch.Tensor) -> np.ndarray:
@@ -27,6 +27,22 @@ def domain_grid(domains: Sequence[Domain], per_row: int = 12, split: str = "trai
             ax.set_xticks([]), ax.set_yticks([])
             ax.set_title(str(label), fontsize=8, pad=2)
         row[0].set_ylabel(domain.name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(rows: dict[str, torch.Tensor], title: str = "") -> plt.Figure:
+    """A grid of images, one labelled row per entry of ``rows`` (each ``N×C×H×W`` in ``[0, 1]``)."""
+    width = max(len(images) for images in rows.values())
+    fig, axes = plt.subplots(len(rows), width, figsize=(width * 0.7, len(rows) * 0.8), squeeze=False)
+    for row, (label, images) in zip(axes, rows.items()):
+        for ax in row:
+            ax.axis("off")
+        for ax, image in zip(row, images):
+            ax.imshow(_as_image(image), interpolation="nearest")
+        row[0].text(-0.1, 0.5, label, transform=row[0].transAxes, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 

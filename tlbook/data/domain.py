@@ -60,6 +60,20 @@ class Domain:
             y_test=self.y_test.to(device),
         )
 
+    def with_classes(self, classes: list[int] | tuple[int, ...]) -> "Domain":
+        """Only the examples of ``classes``, relabelled ``0 … len(classes)-1`` in that order
+        (e.g. digits 5–9 as a new five-class task)."""
+        classes = list(classes)
+        bad = [c for c in classes if not 0 <= c < self.num_classes]
+        if len(classes) < 2 or len(set(classes)) != len(classes) or bad:
+            raise ValueError(f"need at least two distinct classes in [0, {self.num_classes}), got {classes}")
+        lookup = torch.full((self.num_classes,), -1, dtype=torch.int64, device=self.device)
+        lookup[classes] = torch.arange(len(classes), device=self.device)
+        keep_train, keep_test = lookup[self.y_train] >= 0, lookup[self.y_test] >= 0
+        return replace(self, name=f"{self.name} {classes}", x_train=self.x_train[keep_train],
+                       y_train=lookup[self.y_train[keep_train]], x_test=self.x_test[keep_test],
+                       y_test=lookup[self.y_test[keep_test]], num_classes=len(classes))
+
     def __repr__(self) -> str:
         return (
             f"Domain({self.name!r}, train={len(self.x_train)}, test={len(self.x_test)}, "

@@ -11,6 +11,7 @@ import torch
 from .domain import Domain, check_same_shape
 from .handwritten import handwritten_digits
 from .photo_blend import blend_with_photos
+from .sequences import spoken_words
 from .synthetic_digits import synthetic_digits
 from .toy import moons
 
@@ -21,6 +22,7 @@ SPLIT_SEED = 1234  # the handwritten train/test split never changes with the dom
 SYNTH_TRAIN, SYNTH_TEST = 10_000, 2_000
 HANDWRITTEN_TEST_PER_CLASS = 60  # 600 test images, 1,197 train
 MOONS_TRAIN, MOONS_TEST = 600, 600
+WORDS_TRAIN, WORDS_TEST = 3_000, 600
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,14 @@ def _split_moons(rotation: float):
     return make
 
 
+def _split_words(speaker: int):
+    def make(_size: int, seed: int):
+        x, y = spoken_words(WORDS_TRAIN + WORDS_TEST, speaker, seed + 31 * speaker)
+        return x[:WORDS_TRAIN], y[:WORDS_TRAIN], x[WORDS_TRAIN:], y[WORDS_TRAIN:]
+
+    return make
+
+
 DOMAINS: dict[str, _Spec] = {
     "synth": _Spec("digits", 3, 16, lambda s, seed: _split_synth(s, seed, False),
                    "printed digits rendered from matplotlib's fonts (10,000 train / 2,000 test)"),
@@ -78,6 +88,9 @@ DOMAINS: dict[str, _Spec] = {
                            "the handwritten digits blended with photo crops, MNIST-M protocol"),
     "moons": _Spec("toy", 0, None, _split_moons(0.0), "two interleaving half circles (600 / 600)"),
     "moons-rotated": _Spec("toy", 0, None, _split_moons(35.0), "the two moons rotated by 35°"),
+    "words": _Spec("sequences", 0, None, _split_words(0), "spoken-word-like feature sequences, one speaker (3,000 / 600)"),
+    "words-new-speaker": _Spec("sequences", 0, None, _split_words(1),
+                               "the same words said by another speaker: the input features are mixed"),
 }
 
 #: The domain pairs the book uses, source -> target.
@@ -86,6 +99,7 @@ PAIRS: dict[str, tuple[str, str]] = {
     "handwritten->handwritten-m": ("handwritten", "handwritten-m"),
     "synth->synth-m": ("synth", "synth-m"),
     "moons->moons-rotated": ("moons", "moons-rotated"),
+    "words->words-new-speaker": ("words", "words-new-speaker"),
 }
 
 

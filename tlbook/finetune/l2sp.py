@@ -1,0 +1,71 @@
+r"""L2-SP: keep the transferred weights close to their pre-trained values.
+
+Li, Grandvalet & Davoine (ICML 2018):
+
+.. math::
+
+    \Omega(w) = \frac{\alpha}{2}\,\lVert w_S - w_S^0 \rVert_2^2 + \frac{\beta}{2}\,\lVert w_{\bar S} \rVert_2^2
+
+:math:`w_S` are the parameters transferred from the source model, :math:`w_S^0` their
+pre-trained values (a frozen copy), :math:`w_{\bar S}` the new ones (the head). Plain
+L2 ("weight decay") is the special case :math:`w_S^0 = 0`: it pulls the transferred
+weights towards zero, i.e. away from what was learnt. The optimiser's own weight decay
+must be off for every parameter this term covers, or they are penalised twice.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["L2SP", "weight_distance"]
+
+
+class L2SP(nn.Module):
+    """``L2SP(model, alpha, beta, new=["layers.logits"])(model)`` → the penalty Ω.
+
+    ``new`` lists name prefixes of the parameters that are *not* transferred (the new
+    head); they get plain L2 with ``beta``. Every other trainable parameter is
+    transferred and is pulled towards a copy of its value at construction time.
+    ``reference="zero"`` gives plain L2 on everything (the usual weight decay) for comparison.
+    """
+
+    def __init__(self, model: nn.Module, alpha: float, beta: float = 0.0, new: Sequence[str] = (),
+                 reference: str = "pretrained"):
+        super().__init__()
+        if alpha < 0 or beta < 0:
+            raise ValueError(f"alpha and beta must be non-negative, got {alpha}, {beta}")
+        if reference not in ("pretrained", "zero"):
+            raise ValueError(f"reference must be 'pretrained' or 'zero', got {reference!r}")
+        names = [n for n, p in model.named_parameters() if p.requires_grad]
+        unknown = [prefix for prefix in new if not any(n.startswith(prefix) for n in names)]
+        if unknown:
+            raise KeyError(f"no trainable parameter starts with {unknown}")
+        self.alpha, self.beta, self.reference = alpha, beta, reference
+        self.new = [n for n in names if any(n.startswith(prefix) for prefix in new)]
+        self.transferred = [n for n in names if n not in self.new]
+        # A detached clone: training the model never moves the reference.
+        self.anchors = {n: p.detach().clone() for n, p in model.named_parameters() if n in self.transferred}
+
+    def covered(self) -> list[str]:
+        """Names of every parameter the penalty acts on (turn the optimiser's weight decay off for them)."""
+        return self.transferred + self.new
+
+    def forward(self, model: nn.Module) -> torch.Tensor:
+        params = dict(model.named_parameters())
+        zero = next(iter(params.values())).new_zeros(())
+        pull = zero + sum(((params[n] - (self.anchors[n].to(params[n].device) if self.reference == "pretrained" else 0)) ** 2).sum()
+                          for n in self.transferred)
+        head = zero + sum((params[n] ** 2).sum() for n in self.new)
+        return 0.5 * self.alpha * pull + 0.5 * self.beta * head
+
+
+def weight_distance(model: nn.Module, reference: nn.Module, prefixes: Sequence[str] | None = None) -> float:
+    r""":math:`\lVert w - w^0 \rVert_2` over the parameters the two models share (optionally only names with ``prefixes``)."""
+    theirs = dict(reference.named_parameters())
+    total = 0.0
+    for name, p in model.named_parameters():
+        if name in theirs and (prefixes is None or any(name.startswith(x) for x in prefixes)):
+            total += float(((p.detach() - theirs[name].detach().to(p.device)) ** 2).sum())
+    return total ** 0.5

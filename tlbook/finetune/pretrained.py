@@ -1,0 +1,75 @@
+"""Source models for the fine-tuning chapter: trained here on the book's data, cached on disk.
+
+Nothing is downloaded: the "large labelled source" is one of the book's domains, and
+the trained weights are stored under ``tlbook.data.cache_dir() / "models"`` so every
+notebook after the first reuses them. On a machine with a network,
+``torchvision_classifier`` swaps in an ImageNet model instead.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..data import Domain, cache_dir
+from ..methods import SourceOnly
+from ..nn import Classifier
+
+__all__ = ["pretrained", "torchvision_classifier"]
+
+
+def pretrained(source: Domain, make_model: Callable[[], nn.Module], tag: str, *, steps: int = 1500,
+               batch_size: int = 64, lr: float = 1e-3, seed: int = 0, cache: bool = True,
+               progress_bar: bool = True) -> nn.Module:
+    """A ``make_model()`` trained with cross-entropy on ``source`` (Adam, ``steps`` steps), cached.
+
+    ``tag`` names the architecture in the cache file name: change it whenever
+    ``make_model`` changes. The returned model is in eval mode on the source's device.
+    """
+    from ..train import fit  # here, not at import time: tlbook.train imports tlbook.methods
+
+    path = cache_dir() / "models" / f"{source.name}-{tag}-steps{steps}-bs{batch_size}-lr{lr:g}-seed{seed}.pt"
+    torch.manual_seed(seed)
+    model = make_model().to(source.device)
+    if cache and path.exists():
+        model.load_state_dict(torch.load(path, map_location=source.device, weights_only=True))
+        return model.eval()
+    fit(SourceOnly(model), source, steps=steps, batch_size=batch_size, optimizer="adam", lr=lr, seed=seed,
+        eval_sets={}, progress_bar=progress_bar)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(model.state_dict(), tmp)
+        tmp.replace(path)  # atomic: parallel notebooks never read half a file
+    return model.eval()
+
+
+def torchvision_classifier(num_classes: int, arch: str = "resnet18", weights: str = "DEFAULT",
+                           timeout_s: float = 20.0) -> nn.Module:
+    """An ImageNet-pre-trained torchvision model with a new ``num_classes`` head.
+
+    Needs a network the first time (torchvision caches the weights). Offline it fails
+    within ``timeout_s`` with a clear message instead of hanging.
+    """
+    import torchvision
+
+    builder = getattr(torchvision.models, arch, None)
+    if builder is None:
+        raise KeyError(f"torchvision has no model {arch!r}")
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout_s)
+    try:
+        model = builder(weights=weights)
+    except OSError as error:  # URLError, timeouts, DNS failures
+        raise RuntimeError(f"could not download the {arch} weights ({error}); this needs a network. "
+                           "Offline, use tlbook.finetune.pretrained with one of the book's domains.") from None
+    finally:
+        socket.setdefaulttimeout(previous)
+    head = "fc" if hasattr(model, "fc") else None
+    if head is None:
+        raise ValueError(f"{arch}: only models with an `fc` head (ResNets) are supported")
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    return model
