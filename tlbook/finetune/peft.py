@@ -72,7 +72,9 @@ def add_lora(model: nn.Module, rank: int = 4, alpha: float | None = None, keep: 
     """Freeze ``model`` and wrap every ``Linear``/``Conv2d`` in a LoRA layer, in place.
 
     Modules whose name starts with one of ``keep`` (e.g. the new head ``"layers.logits"``)
-    are left fully trainable instead. Returns the number of trainable parameters.
+    are left fully trainable instead. ``rank`` is capped at each layer's largest possible
+    rank (a 3-input convolution with 5×5 kernels allows 75). Returns the number of
+    trainable parameters.
     """
     kept = [m for name, m in model.named_modules() if any(name == k or name.startswith(k + ".") for k in keep)]
     freeze([model])
