@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm  # text bars: they read the same in a terminal, a notebook and the rendered book
 
+from ._utils import atomic_save
 from .data import BatchSampler, Domain, check_same_shape
 from .methods import Method
 from .metrics import accuracy
@@ -58,13 +59,6 @@ def _set_rng_state(state: dict) -> None:
     np.random.set_state(state["numpy"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _save(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # an interruption while saving never leaves a half-written checkpoint
 
 
 def fit(
@@ -166,12 +160,12 @@ def fit(
                 history.evals.setdefault(name, []).append(accuracy(method, x, y))
         history.seconds = time.perf_counter() - clock
         if checkpoint is not None and (done % checkpoint_every == 0 or done == steps):
-            _save(checkpoint, {
+            atomic_save({
                 "step": done, "method": method.state_dict(),
                 "optimizers": [opt.state_dict() for opt in optimizers],
                 "samplers": [s.state_dict() for s in samplers], "rng": _rng_state(),
                 "history": asdict(history), "running": running, "count": count,
-            })
+            }, checkpoint)  # an interruption while saving never leaves a half-written checkpoint
         if callback is not None:
             callback(done, method, history)
     bar.close()

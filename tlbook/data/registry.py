@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch
 
+from .._utils import atomic_save
 from .domain import Domain, check_same_shape
 from .handwritten import handwritten_digits
 from .photo_blend import blend_with_photos
@@ -133,10 +134,7 @@ def _load_tensors(name: str, spec: _Spec, size: int, seed: int, cache: bool) -> 
         return torch.load(path, weights_only=True)
     tensors = _generate(spec, size, seed)
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(tensors, tmp)
-        tmp.replace(path)  # atomic: parallel test workers never read half a file
+        atomic_save(tensors, path)  # parallel test workers never read half a file
     return tensors
 
 

@@ -11,7 +11,7 @@
 from .discriminative import discriminative_param_groups
 from .l2sp import L2SP, weight_distance
 from .layers import (count_parameters, freeze, freeze_layers, frozen_layer_names, layer_names, named_layers,
-                     parameters_of, transfer_layers, unfreeze)
+                     transfer_layers, unfreeze)
 from .method import FineTune, few_labels, fine_tune
 from .peft import LoRAConv2d, LoRALinear, add_lora, bitfit
 from .pretrained import pretrained, torchvision_classifier
@@ -20,6 +20,6 @@ from .self_taught import ConvAutoencoder, pretrain_autoencoder
 __all__ = [
     "ConvAutoencoder", "FineTune", "L2SP", "LoRAConv2d", "LoRALinear", "add_lora", "bitfit", "count_parameters",
     "discriminative_param_groups", "few_labels", "fine_tune", "freeze", "freeze_layers", "frozen_layer_names", "layer_names",
-    "named_layers", "parameters_of", "pretrain_autoencoder", "pretrained", "torchvision_classifier", "transfer_layers", "unfreeze",
+    "named_layers", "pretrain_autoencoder", "pretrained", "torchvision_classifier", "transfer_layers", "unfreeze",
     "weight_distance",
 ]

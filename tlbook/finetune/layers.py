@@ -14,11 +14,10 @@ import torch
 from torch import nn
 
 __all__ = ["named_layers", "layer_names", "freeze", "unfreeze", "freeze_layers", "count_parameters",
-           "transfer_layers", "frozen_layer_names", "parameters_of"]
+           "transfer_layers", "frozen_layer_names"]
 
 _WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Linear, nn.RNNBase, nn.Embedding)
 _NORMS = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
-_FROZEN = "_tlbook_frozen"
 
 
 def named_layers(model: nn.Module) -> list[tuple[str, list[nn.Module]]]:
@@ -64,7 +63,6 @@ def freeze(modules: Iterable[nn.Module]) -> None:
             if isinstance(sub, nn.modules.batchnorm._BatchNorm):
                 sub.train = _stay_in_eval.__get__(sub)  # model.train() cannot switch it back
                 nn.Module.train(sub, False)
-            setattr(sub, _FROZEN, True)
 
 
 def unfreeze(modules: Iterable[nn.Module]) -> None:
@@ -75,7 +73,6 @@ def unfreeze(modules: Iterable[nn.Module]) -> None:
                 p.requires_grad_(True)
             if "train" in sub.__dict__:
                 del sub.__dict__["train"]
-            sub.__dict__.pop(_FROZEN, None)
 
 
 def _select(model: nn.Module, layers: int | Sequence[str]) -> list[tuple[str, list[nn.Module]]]:
@@ -127,7 +124,3 @@ def transfer_layers(pretrained: nn.Module, fresh: nn.Module, layers: int | Seque
                 raise ValueError(f"layer {name!r} differs in shape between the two models: {error}") from None
     return model
 
-
-def parameters_of(model: nn.Module, layers: Sequence[str]) -> list[torch.nn.Parameter]:
-    """The parameters of the named layers."""
-    return [p for _, mods in _select(model, layers) for m in mods for p in m.parameters()]

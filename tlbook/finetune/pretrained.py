@@ -7,13 +7,13 @@ notebook after the first reuses them. On a machine with a network,
 """
 from __future__ import annotations
 
-import os
 import socket
 from typing import Callable
 
 import torch
 from torch import nn
 
+from .._utils import atomic_save
 from ..data import Domain, cache_dir
 from ..methods import SourceOnly
 from ..nn import Classifier
@@ -40,10 +40,7 @@ def pretrained(source: Domain, make_model: Callable[[], nn.Module], tag: str, *,
     fit(SourceOnly(model), source, steps=steps, batch_size=batch_size, optimizer="adam", lr=lr, seed=seed,
         eval_sets={}, progress_bar=progress_bar)
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(model.state_dict(), tmp)
-        tmp.replace(path)  # atomic: parallel notebooks never read half a file
+        atomic_save(model.state_dict(), path)
     return model.eval()
 
 

@@ -14,14 +14,13 @@ so the encoder ``f`` must capture the structure of the images, not copy their pi
 """
 from __future__ import annotations
 
-import os
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .._utils import seed_everything
+from .._utils import atomic_save, seed_everything
 from ..data import BatchSampler, Domain, cache_dir
 from ..nn import DigitCNN
 
@@ -74,8 +73,5 @@ def pretrain_autoencoder(images: torch.Tensor, encoder: DigitCNN, tag: str, *, s
         optimizer.step()
     bar.close()
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(model.state_dict(), tmp)
-        tmp.replace(path)
+        atomic_save(model.state_dict(), path)
     return model.eval()
