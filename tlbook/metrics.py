@@ -4,10 +4,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["accuracy", "predict", "extract", "eval_mode"]
+__all__ = ["accuracy", "predict", "extract", "eval_mode", "proxy_a_distance"]
 
 
 @contextmanager
@@ -40,3 +41,35 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     if len(x) != len(y):
         raise ValueError(f"{len(x)} inputs but {len(y)} labels")
     return (predict(model, x, batch_size) == y).float().mean().item()
+
+
+def proxy_a_distance(source: torch.Tensor, target: torch.Tensor, seed: int = 0) -> float:
+    r"""Proxy A-distance between two samples of features (Ben-David et al. 2007; Ganin et al. 2016).
+
+    A linear classifier (logistic regression on standardised features) learns to tell
+    source from target on one half of a balanced sample and is tested on the other half;
+    with test error :math:`\epsilon`,
+
+    .. math:: \hat d_A = 2\,(1 - 2\epsilon) ,
+
+    near 0 when the two samples cannot be told apart and near 2 when they are separable.
+    An error above 1/2 (chance, up to noise) counts as 1/2, so the result lies in [0, 2].
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    if source.ndim != 2 or target.ndim != 2 or source.shape[1] != target.shape[1]:
+        raise ValueError(f"expected two feature matrices (n, d) and (m, d), got {tuple(source.shape)} and {tuple(target.shape)}")
+    n = min(len(source), len(target))
+    if n < 4:
+        raise ValueError(f"need at least 4 examples per domain, got {len(source)} and {len(target)}")
+    g = torch.Generator().manual_seed(seed)
+    pick = lambda x: x.detach().float().cpu()[torch.randperm(len(x), generator=g)[:n]]  # noqa: E731
+    x = torch.cat([pick(source), pick(target)]).numpy()
+    y = np.r_[np.zeros(n), np.ones(n)]
+    order = torch.randperm(2 * n, generator=g).numpy()
+    train, test = order[: n], order[n:]
+    scaler = StandardScaler().fit(x[train])
+    classifier = LogisticRegression(max_iter=2000).fit(scaler.transform(x[train]), y[train])
+    error = 1.0 - classifier.score(scaler.transform(x[test]), y[test])
+    return 2.0 * (1.0 - 2.0 * min(error, 0.5))

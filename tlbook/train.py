@@ -61,6 +61,14 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _autocast(device: torch.device, amp: bool) -> tuple[str, torch.dtype] | None:
+    if not amp:
+        return None
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise RuntimeError("amp=True uses bfloat16, which this GPU does not support; train with amp=False")
+    return (device.type, torch.bfloat16)
+
+
 def fit(
     method: Method,
     source: Domain,
@@ -81,6 +89,7 @@ def fit(
     seed: int = 0,
     progress_bar: bool = True,
     callback: Callable[[int, Method, History], None] | None = None,
+    amp: bool = False,
 ) -> History:
     """Train ``method`` for ``steps`` steps of one source and one target batch each.
 
@@ -95,6 +104,11 @@ def fit(
       step, samplers, random generators and history), so an interrupted run ends with
       the same weights as an uninterrupted one.
     - ``callback(step, method, history)`` runs after every step (``step`` counts from 1).
+    - ``amp``: mixed precision, bfloat16 autocast for the forward passes (on a GPU without
+      bfloat16 support it raises). The discrepancy losses compute in float32 regardless.
+      bfloat16 keeps float32's range, so no gradient scaling is needed.
+    - Inside a step nothing waits for the device: loss terms are summed on the device and
+      read back only every ``log_every`` steps; evaluation reads accuracies back.
     """
     if steps <= 0:
         raise ValueError(f"steps must be positive, got {steps}")
@@ -102,6 +116,7 @@ def fit(
         check_same_shape(source, target)
     device = source.device
     method.to(device)
+    method.autocast = _autocast(device, amp)
     make = make_optimizer(optimizer, lr, momentum, weight_decay) if isinstance(optimizer, str) else optimizer
     optimizers = method.configure_optimizers(make)
     for opt in optimizers:

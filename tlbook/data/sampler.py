@@ -30,17 +30,25 @@ class BatchSampler:
         self.x, self.y = x, y
         self.batch_size = min(batch_size, len(x))
         self.generator = torch.Generator().manual_seed(seed)
-        self._order = torch.randperm(len(x), generator=self.generator)
+        self._order = self._shuffle()
         self._position = 0
+
+    def _shuffle(self) -> torch.Tensor:
+        """A new order, drawn on the CPU (the same on every device) and moved to the data's
+        device once per pass; on CUDA the copy is asynchronous, so it never stalls the GPU."""
+        order = torch.randperm(len(self.x), generator=self.generator)
+        if self.x.device.type == "cuda":
+            return order.pin_memory().to(self.x.device, non_blocking=True)
+        return order.to(self.x.device)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         return self
 
     def __next__(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self._position + self.batch_size > len(self._order):
-            self._order = torch.randperm(len(self.x), generator=self.generator)
+            self._order = self._shuffle()
             self._position = 0
-        index = self._order[self._position : self._position + self.batch_size].to(self.x.device)
+        index = self._order[self._position : self._position + self.batch_size]
         self._position += self.batch_size
         return self.x[index], (None if self.y is None else self.y[index])
 
@@ -49,4 +57,4 @@ class BatchSampler:
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
-        self._order, self._position = state["order"].clone(), state["position"]
+        self._order, self._position = state["order"].to(self.x.device).clone(), state["position"]

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_pair
+from ._checks import check_pair, full_precision
 
 __all__ = ["cmd"]
 
 
+@full_precision
 def cmd(x: torch.Tensor, y: torch.Tensor, k: int = 5, bounds: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
     r"""CMD of Zellinger et al. (ICLR 2017), for features bounded in ``bounds`` = [a, b]:
 

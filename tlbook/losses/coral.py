@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_pair
+from ._checks import check_pair, full_precision
 
 __all__ = ["coral", "covariance"]
 
@@ -14,6 +14,7 @@ def covariance(x: torch.Tensor) -> torch.Tensor:
     return centred.T @ centred / (len(x) - 1)
 
 
+@full_precision
 def coral(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""CORAL loss of Sun & Saenko (ECCV-W 2016):
 

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import torch
 
-from ._checks import check_pair
+from ._checks import check_pair, full_precision
 
 __all__ = ["mmd", "mk_mmd", "median_bandwidth", "dan_bandwidths", "squared_distances"]
 
@@ -101,6 +101,7 @@ def _check_estimator(x: torch.Tensor, y: torch.Tensor, estimator: str, name: str
         raise ValueError(f"{name}: the linear-time estimator needs equal, even batch sizes, got {len(x)} and {len(y)}")
 
 
+@full_precision
 def mk_mmd(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -135,6 +136,7 @@ def mk_mmd(
     return _estimate(_gaussian(d2, gammas, beta), len(x), estimator)
 
 
+@full_precision
 def mmd(
     x: torch.Tensor,
     y: torch.Tensor,

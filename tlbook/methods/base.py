@@ -30,10 +30,14 @@ class Method(nn.Module):
 
     Methods with several optimisers (alternating updates) override
     ``configure_optimizers`` and ``training_step``.
+
+    ``autocast`` (set by ``fit(..., amp=True)``) is a ``(device_type, dtype)`` pair: the
+    loss's forward pass then runs under ``torch.autocast``; ``None`` means full precision.
     """
 
     uses_target_labels: bool = False
     oracle: bool = False
+    autocast: tuple[str, torch.dtype] | None = None
 
     def __init__(self, classifier: Classifier):
         super().__init__()
@@ -53,8 +57,16 @@ class Method(nn.Module):
     def training_step(self, source: Batch, target: Batch, progress: float, optimizers: list[torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
         """One update; returns the detached terms to log."""
         (optimizer,) = optimizers
-        total, terms = self.loss(source, target, progress)
+        with self.mixed_precision():
+            total, terms = self.loss(source, target, progress)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
         return {"loss": total.detach(), **terms}
+
+    def mixed_precision(self) -> torch.autocast:
+        """The autocast context of ``self.autocast`` (disabled when it is ``None``)."""
+        if self.autocast is None:
+            return torch.autocast("cpu", enabled=False)
+        device_type, dtype = self.autocast
+        return torch.autocast(device_type, dtype=dtype)

@@ -1,0 +1,15 @@
+"""The book's benchmark: every method on every pair over seeds, as tables (``python -m tlbook.benchmark``).
+
+- ``run_benchmark(methods, pairs, seeds, results_csv)``: resumable; one CSV row per finished cell;
+- ``summarise`` / ``write_tables``: mean ± std, share of the source-only → target-only gap closed,
+  proxy A-distance, time per step; an oracle column (selection by target labels) only on request;
+- ``stored_cells()``: the benchmark the book reports, shipped with the package;
+- ``profile_methods``: steps per second and peak memory on the current device (the GPU check).
+"""
+from .profile import profile_methods
+from .registry import METHODS, make_method, network
+from .run import RECIPES, Cell, read_cells, run_benchmark, run_cell, stored_cells
+from .table import Row, gap_closed, summarise, to_markdown, write_tables
+
+__all__ = ["Cell", "METHODS", "RECIPES", "Row", "gap_closed", "make_method", "network", "profile_methods",
+           "read_cells", "run_benchmark", "run_cell", "stored_cells", "summarise", "to_markdown", "write_tables"]

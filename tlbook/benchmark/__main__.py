@@ -1,0 +1,60 @@
+"""``python -m tlbook.benchmark``: train methods on pairs over seeds and write the tables.
+
+Examples::
+
+    python -m tlbook.benchmark --methods source-only target-only dan --pairs synth->handwritten --seeds 0 1 2
+    python -m tlbook.benchmark --profile --pairs synth->handwritten      # steps/s and peak memory
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .._utils import device as best_device
+from ..data import PAIRS
+from .profile import profile_methods
+from .registry import METHODS
+from .run import run_benchmark
+from .table import write_tables
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tlbook.benchmark", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), help=f"known: {', '.join(METHODS)}")
+    parser.add_argument("--pairs", nargs="+", default=["synth->handwritten", "handwritten->handwritten-m"],
+                        help=f"known: {', '.join(PAIRS)}")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: each pair's recipe)")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--out", default="benchmark-results", help="folder for cells.csv, summary.csv, summary.md")
+    parser.add_argument("--oracle", action="store_true",
+                        help="add a column with the best target-test accuracy during training (selection by target labels: an oracle)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best available)")
+    parser.add_argument("--amp", action="store_true", help="bfloat16 mixed precision")
+    parser.add_argument("--profile", action="store_true", help="only time each method (steps/s, peak memory)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    device = best_device(args.device)
+    try:
+        if args.profile:
+            for pair in args.pairs:
+                for row in profile_methods(args.methods, pair, steps=args.steps or 300, device=device, amp=args.amp):
+                    print(f"{row['pair']:>28}  {row['method']:<12} {row['steps_per_s']:8.1f} steps/s   "
+                          f"peak {row['peak_mib']:8.1f} MiB   ({row['device']}, amp={row['amp']})")
+            return 0
+        cells = run_benchmark(args.methods, args.pairs, args.seeds, f"{args.out}/cells.csv", steps=args.steps,
+                              batch_size=args.batch_size, device=device, amp=args.amp)
+    except (KeyError, ValueError) as error:
+        print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
+        return 2
+    csv_path, md_path = write_tables(cells, args.out, oracle_column=args.oracle)
+    print(md_path.read_text())
+    print(f"written: {csv_path}, {md_path}, {args.out}/cells.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Speed and memory of every method on the current device: steps per second and peak memory."""
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import torch
+
+from .._utils import seed_everything
+from ..data import load_pair
+from ..train import fit
+from .registry import check_names, make_method, METHODS
+
+__all__ = ["profile_methods"]
+
+
+def profile_methods(methods: Sequence[str], pair: str, steps: int = 300, batch_size: int = 64,
+                    device: torch.device | str = "cpu", amp: bool = False) -> list[dict]:
+    """Train each method for ``steps`` steps (after a 20-step warm-up) and time it.
+
+    Returns one dict per method: ``steps_per_s`` and, on CUDA, ``peak_mib`` (the most GPU
+    memory allocated during training). Evaluation and logging run once, at the end.
+    """
+    check_names(list(methods), METHODS, "method")
+    source, target = load_pair(pair, device=device)
+    cuda = source.device.type == "cuda"
+    rows = []
+    for name in methods:
+        seed_everything(0)
+        method = make_method(name, source.family, source.num_classes)
+        options = dict(batch_size=batch_size, optimizer="adam", lr=1e-3, progress_bar=False, amp=amp, eval_sets={})
+        fit(method, source, target, steps=20, **options)  # warm-up: kernels, allocator, autotuning
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        fit(method, source, target, steps=steps, log_every=steps, **options)
+        if cuda:
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        rows.append({"method": name, "pair": pair, "device": str(source.device), "amp": amp,
+                     "steps_per_s": steps / seconds,
+                     "peak_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else float("nan")})
+    return rows
