@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             for pair in args.pairs:
                 for row in profile_methods(args.methods, pair, steps=args.steps or 300, device=device, amp=args.amp):
+                    peak = "n/a (not CUDA)" if row["peak_mib"] != row["peak_mib"] else f"{row['peak_mib']:.1f} MiB"
                     print(f"{row['pair']:>28}  {row['method']:<12} {row['steps_per_s']:8.1f} steps/s   "
-                          f"peak {row['peak_mib']:8.1f} MiB   ({row['device']}, amp={row['amp']})")
+                          f"peak memory {peak}   ({row['device']}, amp={row['amp']})")
             return 0
         cells = run_benchmark(args.methods, args.pairs, args.seeds, f"{args.out}/cells.csv", steps=args.steps,
                               batch_size=args.batch_size, device=device, amp=args.amp)
