@@ -281,6 +281,17 @@ def test_torchvision_weights_fail_fast_and_clearly_offline(monkeypatch):
     monkeypatch.setattr(torchvision.models, "resnet18", offline)
     with pytest.raises(RuntimeError, match="needs a network"):
         torchvision_classifier(10)
+    with pytest.raises(RuntimeError, match="needs a network"):  # the one-argument swap in pretrained()
+        pretrained(_toy_domain(), _net, tag="unused", torchvision="resnet18")
+
+
+def test_the_torchvision_swap_gives_a_resnet_with_a_new_head(monkeypatch):
+    import torchvision
+
+    monkeypatch.setattr(torchvision.models, "resnet18", lambda weights: torchvision.models.resnet.resnet18(weights=None))
+    model = pretrained(_toy_domain(num_classes=4), _net, tag="unused", torchvision="resnet18")
+    assert model.fc.out_features == 4 and not model.training
+    assert model(torch.rand(2, 3, 16, 16)).shape == (2, 4)
 
 
 # --- behaviour ---

@@ -5,7 +5,8 @@
 - how far from the start: ``L2SP`` (and plain L2 with ``reference="zero"``), ``weight_distance``;
 - how few parameters: ``bitfit``, ``add_lora`` (``LoRALinear``, ``LoRAConv2d``);
 - training: ``FineTune`` with ``tlbook.fit`` on ``few_labels(target, k)``;
-- source models: ``pretrained`` (trained here, cached), ``torchvision_classifier`` (needs a network),
+- source models: ``pretrained`` (trained here, cached; ``torchvision="resnet18"`` swaps in an ImageNet model),
+  ``torchvision_classifier`` (needs a network),
   ``pretrain_autoencoder`` (self-taught: no labels).
 """
 from .discriminative import discriminative_param_groups

@@ -23,13 +23,18 @@ __all__ = ["pretrained", "torchvision_classifier"]
 
 def pretrained(source: Domain, make_model: Callable[[], nn.Module], tag: str, *, steps: int = 1500,
                batch_size: int = 64, lr: float = 1e-3, seed: int = 0, cache: bool = True,
-               progress_bar: bool = True) -> nn.Module:
+               progress_bar: bool = True, torchvision: str | None = None) -> nn.Module:
     """A ``make_model()`` trained with cross-entropy on ``source`` (Adam, ``steps`` steps), cached.
 
     ``tag`` names the architecture in the cache file name: change it whenever
     ``make_model`` changes. The returned model is in eval mode on the source's device.
+    ``torchvision="resnet18"`` (any torchvision ResNet) skips all that and returns the
+    ImageNet-pre-trained model with a new ``source.num_classes`` head instead (needs a network).
     """
     from ..train import fit  # here, not at import time: tlbook.train imports tlbook.methods
+
+    if torchvision is not None:
+        return torchvision_classifier(source.num_classes, arch=torchvision).to(source.device).eval()
 
     path = cache_dir() / "models" / f"{source.name}-{tag}-steps{steps}-bs{batch_size}-lr{lr:g}-seed{seed}.pt"
     torch.manual_seed(seed)
