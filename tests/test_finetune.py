@@ -262,6 +262,17 @@ def test_pretrained_models_are_cached_and_reloaded_identically(data_dir):
         assert torch.equal(a, b)
 
 
+def test_the_cache_trains_anew_when_the_data_or_a_setting_changes(data_dir):
+    make = lambda: _net(batch_norm=False)  # noqa: E731
+    pretrained(_toy_domain(seed=0), make, tag="test", steps=2, progress_bar=False)
+    pretrained(_toy_domain(seed=1), make, tag="test", steps=2, progress_bar=False)  # other images, same name
+    pretrained(_toy_domain(seed=0), make, tag="test", steps=2, lr=1e-2, progress_bar=False)
+    pretrain_autoencoder(_toy_domain(seed=0).x_train, DigitCNN(widths=(4, 6)), tag="test", steps=2, progress_bar=False)
+    pretrain_autoencoder(_toy_domain(seed=1).x_train, DigitCNN(widths=(4, 6)), tag="test", steps=2, progress_bar=False)
+    assert len(list((data_dir / "models").glob("classifier-*.pt"))) == 3
+    assert len(list((data_dir / "models").glob("autoencoder-*.pt"))) == 2
+
+
 def test_the_autoencoder_reconstructs_image_shaped_outputs_and_is_cached(data_dir):
     images = _toy_domain().x_train
     model = pretrain_autoencoder(images, DigitCNN(widths=(4, 6)), tag="test", steps=3, progress_bar=False)

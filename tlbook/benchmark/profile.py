@@ -9,7 +9,8 @@ import torch
 from .._utils import seed_everything
 from ..data import load_pair
 from ..train import fit
-from .registry import check_names, make_method, METHODS
+from .registry import METHODS, check_names, make_method
+from .run import TRAINING
 
 __all__ = ["profile_methods"]
 
@@ -28,7 +29,7 @@ def profile_methods(methods: Sequence[str], pair: str, steps: int = 300, batch_s
     for name in methods:
         seed_everything(0)
         method = make_method(name, source.family, source.num_classes)
-        options = dict(batch_size=batch_size, optimizer="adam", lr=1e-3, progress_bar=False, amp=amp, eval_sets={})
+        options = dict(batch_size=batch_size, progress_bar=False, amp=amp, eval_sets={}, **TRAINING)
         fit(method, source, target, steps=20, **options)  # warm-up: kernels, allocator, autotuning
         if cuda:
             torch.cuda.synchronize()

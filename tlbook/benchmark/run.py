@@ -18,7 +18,10 @@ from .registry import METHODS, check_names, make_method
 
 __all__ = ["Cell", "RECIPES", "read_cells", "run_benchmark", "run_cell", "stored_cells"]
 
-#: steps and batch size per pair (chapter 2's recipe: Adam 1e-3, last-step weights).
+#: The optimiser every benchmark run uses (chapter 2's recipe; the weights of the last step are reported).
+TRAINING = dict(optimizer="adam", lr=1e-3)
+
+#: steps and batch size per pair.
 RECIPES: dict[str, dict] = {
     "synth->handwritten": dict(steps=600, batch_size=64),
     "handwritten->handwritten-m": dict(steps=300, batch_size=64),
@@ -91,8 +94,8 @@ def run_cell(method_name: str, pair: str, seed: int, steps: int | None = None, b
     seed_everything(seed)
     method = make_method(method_name, source.family, source.num_classes)
     start = time.perf_counter()
-    history = fit(method, source, target, optimizer="adam", lr=1e-3, seed=seed, progress_bar=False,
-                  eval_every=max(1, recipe["steps"] // 10), amp=amp, **recipe)
+    history = fit(method, source, target, seed=seed, progress_bar=False, eval_every=max(1, recipe["steps"] // 10),
+                  amp=amp, **TRAINING, **recipe)
     seconds = time.perf_counter() - start
     features = [extract(method.classifier.features, method, d.x_test) for d in (source, target)]
     return Cell(method_name, pair, seed, recipe["steps"], history.final("target test"), history.final("source test"),

@@ -45,8 +45,9 @@ class L2SP(nn.Module):
         self.alpha, self.beta, self.reference = alpha, beta, reference
         self.new = [n for n in names if any(n.startswith(prefix) for prefix in new)]
         self.transferred = [n for n in names if n not in self.new]
-        # A detached clone: training the model never moves the reference.
-        self.anchors = {n: p.detach().clone() for n, p in model.named_parameters() if n in self.transferred}
+        # A detached clone (none for plain L2, whose reference is zero): training never moves it.
+        self.anchors = {} if reference == "zero" else {
+            n: p.detach().clone() for n, p in model.named_parameters() if n in self.transferred}
 
     def covered(self) -> list[str]:
         """Names of every parameter the penalty acts on (turn the optimiser's weight decay off for them)."""
@@ -55,7 +56,7 @@ class L2SP(nn.Module):
     def forward(self, model: nn.Module) -> torch.Tensor:
         params = dict(model.named_parameters())
         zero = next(iter(params.values())).new_zeros(())
-        pull = zero + sum(((params[n] - (self.anchors[n].to(params[n].device) if self.reference == "pretrained" else 0)) ** 2).sum()
+        pull = zero + sum(((params[n] - self.anchors[n].to(params[n].device) if self.anchors else params[n]) ** 2).sum()
                           for n in self.transferred)
         head = zero + sum((params[n] ** 2).sum() for n in self.new)
         return 0.5 * self.alpha * pull + 0.5 * self.beta * head

@@ -76,14 +76,14 @@ def add_lora(model: nn.Module, rank: int = 4, alpha: float | None = None, keep: 
     rank (a 3-input convolution with 5×5 kernels allows 75). Returns the number of
     trainable parameters.
     """
-    kept = [m for name, m in model.named_modules() if any(name == k or name.startswith(k + ".") for k in keep)]
+    def is_kept(name: str) -> bool:
+        return any(name == k or name.startswith(k + ".") for k in keep)
+
+    kept = [m for name, m in model.named_modules() if is_kept(name)]
     freeze([model])
     for name, module in list(model.named_modules()):
-        if any(name == k or name.startswith(k + ".") for k in keep):
-            continue
         for child_name, child in list(module.named_children()):
-            full = f"{name}.{child_name}" if name else child_name
-            if any(full == k or full.startswith(k + ".") for k in keep):
+            if is_kept(f"{name}.{child_name}" if name else child_name):
                 continue
             if type(child) is nn.Linear:
                 setattr(module, child_name, LoRALinear(child, min(rank, child.in_features, child.out_features), alpha))

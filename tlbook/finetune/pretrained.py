@@ -7,6 +7,7 @@ notebook after the first reuses them. On a machine with a network,
 """
 from __future__ import annotations
 
+import hashlib
 import socket
 from typing import Callable
 
@@ -18,7 +19,29 @@ from ..data import Domain, cache_dir
 from ..methods import SourceOnly
 from ..nn import Classifier
 
-__all__ = ["pretrained", "torchvision_classifier"]
+__all__ = ["pretrained", "torchvision_classifier", "cached_model"]
+
+
+def cached_model(model: nn.Module, kind: str, tag: str, data: torch.Tensor, train: Callable[[], object],
+                 cache: bool = True, **settings) -> nn.Module:
+    """``model`` loaded from the cache if it was trained before, else ``train()``-ed and saved; in eval mode.
+
+    The file name carries ``kind``, ``tag`` (the architecture), every training setting and
+    a fingerprint of the training ``data``, so changing any of them trains anew instead of
+    silently reusing a stale model.
+    """
+    sample = data[:: max(1, len(data) // 256)].detach().float().cpu().contiguous()
+    fingerprint = hashlib.sha1(sample.numpy().tobytes()).hexdigest()[:12]
+    options = "-".join(f"{k}{v:g}" if isinstance(v, float) else f"{k}{v}" for k, v in settings.items())
+    path = cache_dir() / "models" / f"{kind}-{tag}-n{len(data)}-{fingerprint}-{options}.pt"
+    device = next(model.parameters()).device
+    if cache and path.exists():
+        model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+        return model.eval()
+    train()
+    if cache:
+        atomic_save(model.state_dict(), path)
+    return model.eval()
 
 
 def pretrained(source: Domain, make_model: Callable[[], nn.Module], tag: str, *, steps: int = 1500,
@@ -36,18 +59,13 @@ def pretrained(source: Domain, make_model: Callable[[], nn.Module], tag: str, *,
     if torchvision is not None:
         return torchvision_classifier(source.num_classes, arch=torchvision).to(source.device).eval()
 
-    path = cache_dir() / "models" / f"{source.name}-{tag}-steps{steps}-bs{batch_size}-lr{lr:g}-seed{seed}.pt"
     torch.manual_seed(seed)
     model = make_model().to(source.device)
-    if cache and path.exists():
-        model.load_state_dict(torch.load(path, map_location=source.device, weights_only=True))
-        return model.eval()
-    fit(SourceOnly(model), source, steps=steps, batch_size=batch_size, optimizer="adam", lr=lr, seed=seed,
-        eval_sets={}, progress_bar=progress_bar)
-    if cache:
-        atomic_save(model.state_dict(), path)
-    return model.eval()
-
+    train = lambda: fit(SourceOnly(model), source, steps=steps, batch_size=batch_size, optimizer="adam",  # noqa: E731
+                        lr=lr, seed=seed, eval_sets={}, progress_bar=progress_bar)
+    # The labels take part in the fingerprint too: digits 0–4 and 5–9 of one domain are different tasks.
+    data = torch.cat([source.x_train.flatten(1), source.y_train[:, None].float()], 1)
+    return cached_model(model, "classifier", tag, data, train, cache, steps=steps, bs=batch_size, lr=lr, seed=seed)
 
 def torchvision_classifier(num_classes: int, arch: str = "resnet18", weights: str = "DEFAULT",
                            timeout_s: float = 20.0) -> nn.Module:

@@ -20,9 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .._utils import atomic_save, seed_everything
-from ..data import BatchSampler, Domain, cache_dir
+from .._utils import seed_everything
+from ..data import BatchSampler
 from ..nn import DigitCNN
+from .pretrained import cached_model
 
 __all__ = ["ConvAutoencoder", "pretrain_autoencoder"]
 
@@ -56,22 +57,18 @@ def pretrain_autoencoder(images: torch.Tensor, encoder: DigitCNN, tag: str, *, s
         raise ValueError(f"expected a non-empty batch of images (N, C, H, W), got {tuple(images.shape)}")
     seed_everything(seed)
     model = ConvAutoencoder(encoder).to(images.device)
-    path = cache_dir() / "models" / f"autoencoder-{tag}-steps{steps}-noise{noise:g}-seed{seed}.pt"
-    if cache and path.exists():
-        model.load_state_dict(torch.load(path, map_location=images.device, weights_only=True))
-        return model.eval()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    sampler = BatchSampler(images, None, batch_size, seed=seed)
-    generator = torch.Generator(images.device).manual_seed(seed)
-    bar = tqdm(range(steps), desc="autoencoder", disable=not progress_bar, mininterval=1.0)
-    for _ in bar:
-        x, _ = next(sampler)
-        noisy = x + noise * torch.randn(x.shape, generator=generator, device=x.device)
-        loss = F.mse_loss(model(noisy), x)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    bar.close()
-    if cache:
-        atomic_save(model.state_dict(), path)
-    return model.eval()
+
+    def train() -> None:
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        sampler = BatchSampler(images, None, batch_size, seed=seed)
+        generator = torch.Generator(images.device).manual_seed(seed)
+        for _ in tqdm(range(steps), desc="autoencoder", disable=not progress_bar, mininterval=1.0):
+            x, _ = next(sampler)
+            noisy = x + noise * torch.randn(x.shape, generator=generator, device=x.device)
+            loss = F.mse_loss(model(noisy), x)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+    return cached_model(model, "autoencoder", tag, images, train, cache, steps=steps, bs=batch_size, lr=lr,
+                        noise=noise, seed=seed)
