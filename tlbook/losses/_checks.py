@@ -7,7 +7,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["check_pair", "full_precision"]
+__all__ = ["at_least_float32", "check_pair", "full_precision"]
 
 
 def check_pair(x: torch.Tensor, y: torch.Tensor, name: str, min_rows: int = 1) -> None:
@@ -43,3 +43,8 @@ def full_precision(loss: Callable[..., torch.Tensor]) -> Callable[..., torch.Ten
         return loss(x, y, *args, **kwargs)
 
     return wrapper
+
+
+def at_least_float32(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float32 if it is float16 or bfloat16; float32 and float64 pass unchanged."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t

@@ -1,0 +1,109 @@
+r"""Losses of adversarial adaptation: domain classification, domain confusion and soft labels.
+
+Domain logits come either as one logit per example, shape ``(N,)`` (binary: the
+probability of "target" is :math:`\sigma(z)`), or as ``(N, D)`` logits over ``D`` domains.
+Every loss takes logits, never probabilities, so it stays exact under mixed precision.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ._checks import at_least_float32
+
+__all__ = ["class_soft_labels", "domain_classification", "domain_confusion", "soft_label_loss"]
+
+
+def _check_logits(logits: torch.Tensor, name: str) -> None:
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+        raise TypeError(f"{name}: logits must be a floating tensor, got {getattr(logits, 'dtype', type(logits).__name__)}")
+    if logits.ndim not in (1, 2) or len(logits) == 0:
+        raise ValueError(f"{name}: expected (N,) binary or (N, D) domain logits with N >= 1, got shape {tuple(logits.shape)}")
+
+
+def _check_labels(labels: torch.Tensor, n: int, classes: int, name: str) -> None:
+    if labels.dtype != torch.int64 or labels.shape != (n,):
+        raise ValueError(f"{name}: labels must be int64 of shape ({n},), got {labels.dtype} {tuple(labels.shape)}")
+    if n and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"{name}: labels must lie in [0, {classes}), got values in [{int(labels.min())}, {int(labels.max())}]")
+
+
+def domain_classification(source_logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:
+    r"""Cross-entropy of a domain classifier that labels source 0 and target 1, averaged
+    over all :math:`n_s + n_t` examples (the discriminator's loss in DANN and SDT):
+
+    .. math:: -\frac{1}{n_s+n_t}\Big(\sum_{i \in S} \log p_i(0) + \sum_{j \in T} \log p_j(1)\Big)
+    """
+    _check_logits(source_logits, "domain_classification")
+    _check_logits(target_logits, "domain_classification")
+    if source_logits.shape[1:] != target_logits.shape[1:]:
+        raise ValueError(f"domain_classification: source logits {tuple(source_logits.shape)} and target logits "
+                         f"{tuple(target_logits.shape)} disagree on the number of domains")
+    logits = torch.cat([source_logits, target_logits])
+    domain = torch.cat([torch.zeros(len(source_logits), dtype=torch.int64, device=logits.device),
+                        torch.ones(len(target_logits), dtype=torch.int64, device=logits.device)])
+    if logits.ndim == 1:
+        return F.binary_cross_entropy_with_logits(logits, domain.to(logits.dtype))
+    return F.cross_entropy(logits, domain)
+
+
+def domain_confusion(logits: torch.Tensor) -> torch.Tensor:
+    r"""Cross-entropy between the domain classifier's prediction and the **uniform**
+    distribution over the :math:`D` domains (Tzeng et al., ICCV 2015, eq. 4):
+
+    .. math:: \mathcal{L}_{conf} = -\frac{1}{N}\sum_n \frac{1}{D}\sum_{d=1}^{D} \log p_n(d)
+
+    Minimal (:math:`\log D`) when every prediction is uniform: the features carry no domain
+    information the classifier can read. Trained with alternating updates against
+    ``domain_classification``, not through a gradient reversal. One logit per example
+    means :math:`D = 2`, :math:`p(1) = \sigma(z)`.
+    """
+    _check_logits(logits, "domain_confusion")
+    if logits.ndim == 1:  # log σ(z) and log σ(−z) = log(1 − σ(z)), both stable
+        return -0.5 * (F.logsigmoid(logits) + F.logsigmoid(-logits)).mean()
+    return -F.log_softmax(logits, dim=1).mean(1).mean()
+
+
+def class_soft_labels(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 2.0) -> torch.Tensor:
+    r"""Per-class average of the softened predictions of a source-trained network
+    (Tzeng et al., ICCV 2015, §3.2): row :math:`k` is
+
+    .. math:: l^{(k)} = \frac{1}{|S_k|}\sum_{i \in S_k} \mathrm{softmax}(z_i / \tau)
+
+    ``logits`` (N, C) of source examples, ``labels`` (N,) their classes; returns (C, C), each
+    row a distribution that says which other classes class k resembles. τ = 2 in the paper.
+    Every class needs at least one example. Detached: soft labels are fixed targets.
+    """
+    if logits.ndim != 2 or not logits.is_floating_point():
+        raise ValueError(f"class_soft_labels: logits must be float (N, C), got {logits.dtype} {tuple(logits.shape)}")
+    classes = logits.shape[1]
+    _check_labels(labels, len(logits), classes, "class_soft_labels")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    counts = torch.bincount(labels, minlength=classes)
+    if (counts == 0).any():
+        missing = torch.nonzero(counts == 0).flatten().tolist()
+        raise ValueError(f"class_soft_labels: no source example of class(es) {missing}; every class needs one")
+    probabilities = F.softmax(at_least_float32(logits.detach()) / temperature, dim=1)
+    sums = probabilities.new_zeros(classes, classes).index_add_(0, labels, probabilities)
+    return sums / counts[:, None]
+
+
+def soft_label_loss(logits: torch.Tensor, labels: torch.Tensor, soft_labels: torch.Tensor, temperature: float = 2.0) -> torch.Tensor:
+    r"""Cross-entropy between the soft label of each example's class and its softened
+    prediction (Tzeng et al., ICCV 2015, eq. 5), averaged over the batch:
+
+    .. math:: \mathcal{L}_{soft} = -\frac{1}{N}\sum_n \sum_k l^{(y_n)}_k \log \mathrm{softmax}(z_n/\tau)_k
+
+    ``soft_labels`` is the (C, C) table of ``class_soft_labels``; use the same τ for both.
+    """
+    if logits.ndim != 2 or not logits.is_floating_point():
+        raise ValueError(f"soft_label_loss: logits must be float (N, C), got {logits.dtype} {tuple(logits.shape)}")
+    classes = logits.shape[1]
+    _check_labels(labels, len(logits), classes, "soft_label_loss")
+    if soft_labels.shape != (classes, classes):
+        raise ValueError(f"soft_label_loss: soft_labels must be ({classes}, {classes}), got {tuple(soft_labels.shape)}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    log_p = F.log_softmax(at_least_float32(logits) / temperature, dim=1)
+    return -(soft_labels[labels].to(log_p) * log_p).sum(1).mean()
