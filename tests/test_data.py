@@ -133,3 +133,16 @@ def test_labelled_subset_has_k_per_class_from_train():
     assert torch.equal(x, x2)
     with pytest.raises(ValueError, match="only"):
         labelled_subset(d, per_class=1000)
+
+
+def test_stroke_contrast_says_which_blends_inverted_the_stroke():
+    from tlbook.data import stroke_contrast
+
+    digit = torch.zeros(2, 1, 8, 8)
+    digit[:, :, 2:6, 3:5] = 1.0
+    dark_photo, bright_photo = torch.full((1, 3, 8, 8), 0.1), torch.full((1, 3, 8, 8), 0.9)
+    blended = (torch.cat([dark_photo, bright_photo]) - digit).abs()
+    contrast = stroke_contrast(digit.expand(-1, 3, -1, -1), blended)
+    assert torch.allclose(contrast, torch.tensor([0.8, -0.8]))
+    with pytest.raises(ValueError, match="same images"):
+        stroke_contrast(digit, blended[:1])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["sample_photos", "blend_with_photos"]
+__all__ = ["blend_with_photos", "sample_photos", "stroke_contrast"]
 
 
 def sample_photos() -> list[torch.Tensor]:
@@ -41,3 +41,22 @@ def blend_with_photos(digits: torch.Tensor, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     patches = _random_crops(sample_photos(), len(digits), digits.shape[-1], g)
     return (patches - digits).abs()
+
+
+def stroke_contrast(digits: torch.Tensor, blended: torch.Tensor, ink: float = 0.6, background: float = 0.05) -> torch.Tensor:
+    """Per image, mean brightness of the stroke minus that of the background in ``blended``.
+
+    ``digits`` are the grey originals (pixels above ``ink`` are stroke, below ``background`` are
+    background; the first channel is read) and ``blended`` their MNIST-M versions, in the same order.
+    Positive: the stroke is brighter than its background, as in the source; negative: the photo crop
+    was bright and the blend inverted the stroke (dark on light).
+    """
+    if digits.shape[0] != blended.shape[0] or digits.shape[-2:] != blended.shape[-2:]:
+        raise ValueError(f"digits {tuple(digits.shape)} and blended {tuple(blended.shape)} must be the same images")
+
+    def mean_over(mask: torch.Tensor) -> torch.Tensor:
+        mask = mask.to(blended.dtype)
+        return (blended * mask).sum((1, 2, 3)) / (blended.shape[1] * mask.sum((1, 2, 3))).clamp_min(1)
+
+    grey = digits[:, :1]
+    return mean_over(grey > ink) - mean_over(grey < background)

@@ -1,0 +1,154 @@
+"""DANN and SDT: the reversal's effect through the method's loss, alternating updates, and
+behavioural tests on a small shift (the adapted model must beat its baseline)."""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import tlbook
+from tlbook.data import Domain, labelled_subset, load_pair
+from tlbook.finetune import few_labels, fine_tune
+from tlbook.losses import domain_classification, domain_confusion
+from tlbook.methods import DANN, SDT, SourceOnly, source_soft_labels
+from tlbook.nn import MLP, Classifier, digit_classifier
+
+
+def _blobs(n, seed, shift):
+    """Class in dimension 0; a target adds a large offset and scale to seven nuisance dimensions."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.randn(n, 8, generator=g)
+    x[:, 0] += 2.0 * (2 * y - 1)
+    x[:, 1:] = x[:, 1:] * (1 + shift) + 2 * shift
+    return x, y
+
+
+def _domain(name, shift, seed):
+    return Domain(name, "toy", *_blobs(400, seed, shift), *_blobs(400, seed + 100, shift), 2)
+
+
+SOURCE, TARGET = _domain("clean", 0.0, 0), _domain("shifted", 2.0, 1)
+
+
+def _classifier():
+    return Classifier(MLP(8, (32,)), 2, bottleneck=16, hidden=())
+
+
+def _fit(method, seed, steps=300, **options):
+    return tlbook.fit(method, SOURCE, TARGET, steps=steps, batch_size=64, optimizer="adam", lr=1e-2, seed=seed,
+                      progress_bar=False, eval_every=steps, **options).final("target test")
+
+
+def test_dann_beats_source_only_on_a_small_shift():
+    gains = []
+    for seed in (0, 1):
+        tlbook.seed_everything(seed)
+        baseline = _fit(SourceOnly(_classifier()), seed)
+        tlbook.seed_everything(seed)
+        adapted = _fit(DANN(_classifier(), layer="bottleneck"), seed)
+        assert adapted > baseline, f"seed {seed}: DANN {adapted:.3f} vs source-only {baseline:.3f}"
+        gains.append(adapted - baseline)
+    assert sum(gains) / 2 > 0.05, gains
+
+
+def test_domain_term_gives_the_encoder_a_gradient_that_raises_the_domain_loss():
+    tlbook.seed_everything(0)
+    dann = DANN(_classifier(), layer="bottleneck", weight=1.0, schedule=lambda p: 1.0)
+    xs, ys = SOURCE.x_train[:64], SOURCE.y_train[:64]
+    xt = TARGET.x_train[:64]
+    encoder = list(dann.classifier.backbone.parameters()) + list(dann.classifier.layers.bottleneck.parameters())
+
+    total, terms = dann.loss((xs, ys), (xt, None), 0.5)
+    dann.zero_grad()
+    total.backward()
+    with_domain = [p.grad.clone() for p in encoder]
+    dann.zero_grad()
+    F.cross_entropy(dann.classifier(xs), ys).backward()
+    classification_only = [p.grad.clone() for p in encoder]
+    domain_part = [a - b for a, b in zip(with_domain, classification_only)]
+    assert sum(g.abs().sum() for g in domain_part) > 0, "the encoder gets no gradient from the domain term"
+
+    def domain_loss():
+        h = dann.classifier.activations(torch.cat([xs, xt]))["bottleneck"]
+        d = dann.discriminator(h)
+        return domain_classification(d[:64], d[64:]).item()
+
+    before = domain_loss()
+    with torch.no_grad():  # descend along the domain part of the encoder's gradient only
+        for p, g in zip(encoder, domain_part):
+            p -= 0.05 * g
+    assert domain_loss() > before, "the reversed gradient should make the features harder to tell apart"
+
+
+def test_dann_logs_domain_accuracy_and_lambda_follows_the_ramp():
+    tlbook.seed_everything(0)
+    history = tlbook.fit(DANN(_classifier(), layer="bottleneck"), SOURCE, TARGET, steps=40, log_every=10,
+                         progress_bar=False)
+    assert {"classification", "domain", "domain accuracy", "lambda"} <= set(history.terms)
+    lambdas = history.terms["lambda"]
+    assert lambdas[0] < 0.5 < lambdas[-1] <= 1.0 and lambdas == sorted(lambdas)
+    assert all(0.0 <= a <= 1.0 for a in history.terms["domain accuracy"])
+    with pytest.raises(ValueError, match="needs target batches"):
+        tlbook.fit(DANN(_classifier(), layer="bottleneck"), SOURCE, None, steps=1, progress_bar=False)
+
+
+def _sdt_setup(seed, k=3):
+    tlbook.seed_everything(seed)
+    model = _classifier()
+    tlbook.fit(SourceOnly(model), SOURCE, steps=200, optimizer="adam", lr=1e-2, seed=seed, progress_bar=False)
+    return model, labelled_subset(TARGET, k, seed)
+
+
+def test_sdt_beats_fine_tuning_on_the_same_few_target_labels():
+    """On the MNIST-M-protocol pair at 8×8 (the digits' native size) with a tiny network: three labelled
+    target images per class, fine-tuning on them vs SDT from the same source model."""
+    source, target = load_pair("handwritten->handwritten-m", image_size=8)
+    gains = []
+    for seed in (0, 1, 2):
+        tlbook.seed_everything(seed)
+        model = digit_classifier(image_size=8, widths=(8, 16), hidden=(32,))
+        tlbook.fit(SourceOnly(model), source, steps=300, optimizer="adam", lr=3e-3, seed=seed, progress_bar=False)
+        baseline = fine_tune(copy.deepcopy(model), few_labels(target, 3, seed), steps=100, lr=3e-3, seed=seed).final("target test")
+        sdt = SDT(copy.deepcopy(model), labelled_subset(target, 3, seed), source_soft_labels(model, source), seed=seed)
+        adapted = tlbook.fit(sdt, source, target, steps=200, optimizer="adam", lr=3e-3, seed=seed, progress_bar=False,
+                             eval_every=200).final("target test")
+        assert adapted > baseline, f"seed {seed}: SDT {adapted:.3f} vs fine-tuning {baseline:.3f}"
+        gains.append(adapted - baseline)
+    assert sum(gains) / 3 > 0.02, gains
+
+
+def test_sdt_alternates_a_confusion_step_and_a_discriminator_step():
+    """One step with plain SGD: the network's update lowers the confusion loss (against the old
+    discriminator), and the discriminator's update lowers its own classification loss."""
+    model, labelled = _sdt_setup(0)
+    sdt = SDT(model, labelled, source_soft_labels(model, SOURCE), layer="bottleneck", confusion_weight=1.0, soft_weight=0.0)
+    opts = sdt.configure_optimizers(lambda params: torch.optim.SGD(params, lr=0.05))
+    assert {id(p) for p in opts[0].param_groups[0]["params"]} == {id(p) for p in sdt.discriminator.parameters()}
+    assert not {id(p) for p in opts[1].param_groups[0]["params"]} & {id(p) for p in sdt.discriminator.parameters()}
+    xs, ys, xt = SOURCE.x_train[:64], SOURCE.y_train[:64], TARGET.x_train[:64]
+    for _ in range(20):  # give the discriminator something to confuse
+        sdt.training_step((xs, ys), (xt, None), 0.0, opts)
+    old_disc = copy.deepcopy(sdt.discriminator)
+
+    def confusion(disc):
+        return domain_confusion(disc(sdt.classifier.activations(torch.cat([xs, xt]))["bottleneck"])).item()
+
+    def domain(disc):
+        h = sdt.classifier.activations(torch.cat([xs, xt]))["bottleneck"]
+        return domain_classification(disc(h[:64]), disc(h[64:])).item()
+
+    before_confusion = confusion(old_disc)
+    terms = sdt.training_step((xs, ys), (xt, None), 0.0, opts)
+    with torch.no_grad():
+        assert confusion(old_disc) < before_confusion
+        assert domain(sdt.discriminator) < domain(old_disc)
+    assert {"classification", "soft", "confusion", "domain", "domain accuracy"} <= set(terms)
+
+
+def test_sdt_rejects_bad_soft_labels_and_empty_target_sets():
+    model = _classifier()
+    with pytest.raises(ValueError, match=r"\(2, 2\)"):
+        SDT(model, labelled_subset(TARGET, 2), torch.eye(3))
+    with pytest.raises(ValueError, match="non-empty"):
+        SDT(model, (torch.zeros(0, 8), torch.zeros(0, dtype=torch.int64)), torch.eye(2))
