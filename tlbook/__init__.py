@@ -8,13 +8,14 @@ Three levels, each usable alone:
   one loop trains them all.
 
 Around them: ``tlbook.data`` (domains built offline), ``tlbook.schedules``,
-``tlbook.metrics``, ``tlbook.plot``, ``tlbook.finetune`` (fine-tuning), ``tlbook.zsl`` (zero-shot learning), and
-``device()`` / ``seed_everything()``.
+``tlbook.metrics``, ``tlbook.plot``, ``tlbook.finetune`` (fine-tuning), ``tlbook.zsl`` (zero-shot learning),
+``tlbook.check`` (checkers for students' own implementations), ``tlbook.assignments`` (student versions
+of the exercise notebooks), and ``device()`` / ``seed_everything()``.
 """
-from . import data, experiment, finetune, losses, methods, metrics, nn, plot, schedules, zsl
+from . import check, data, experiment, finetune, losses, methods, metrics, nn, plot, schedules, zsl
 from ._utils import device, seed_everything
 from .train import History, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["History", "data", "experiment", "device", "finetune", "fit", "methods", "metrics", "nn", "plot", "schedules", "seed_everything", "zsl", "__version__"]
+__all__ = ["History", "check", "data", "experiment", "device", "finetune", "fit", "methods", "metrics", "nn", "plot", "schedules", "seed_everything", "zsl", "__version__"]

@@ -1,0 +1,105 @@
+"""The exercise notebooks and their student versions (python -m tlbook.assignments)."""
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from tlbook.assignments import BEGIN, END, exercise_notebooks, student_version, write_student_versions
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+EXERCISES = exercise_notebooks(BOOK)
+
+
+def _grading(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+def _solution_lines(notebook):
+    """The non-trivial lines inside every solution region, and every written model answer."""
+    lines = set()
+    for cell in notebook.cells:
+        if not _grading(cell).get("solution"):
+            continue
+        if cell.cell_type == "markdown":
+            lines.add(cell.source.strip())
+            continue
+        for region in re.findall(rf"{BEGIN}(.*?){END}", cell.source, re.S):
+            lines |= {line.strip() for line in region.splitlines() if len(line.strip()) > 12}
+    return lines
+
+
+def test_every_chapter_has_at_least_three_exercises():
+    chapters = Counter()
+    for path in EXERCISES:
+        notebook = nbformat.read(path, as_version=4)
+        chapters[path.parent.name] += sum(1 for c in notebook.cells if _grading(c).get("solution"))
+    expected = {p.name for p in BOOK.iterdir() if p.is_dir() and p.name[:2].isdigit() and p.name != "06_benchmark"}
+    assert set(chapters) == expected, f"chapters without an exercise notebook: {sorted(expected - set(chapters))}"
+    assert all(count >= 3 for count in chapters.values()), chapters
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: str(p.relative_to(BOOK)))
+def test_every_exercise_is_followed_by_a_graded_cell_and_ids_are_unique(path):
+    cells = nbformat.read(path, as_version=4).cells
+    ids = [_grading(c)["grade_id"] for c in cells if _grading(c)]
+    assert len(ids) == len(set(ids)), f"duplicate grade ids: {ids}"
+    for i, cell in enumerate(cells):
+        if _grading(cell).get("solution") and cell.cell_type == "code" and not _grading(cell).get("grade"):
+            later = [c for c in cells[i + 1 :] if _grading(c).get("grade")]
+            assert later, f"solution cell {_grading(cell)['grade_id']} has no graded cell after it"
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: str(p.relative_to(BOOK)))
+def test_student_version_has_no_solution_and_no_hidden_test(path):
+    instructor = nbformat.read(path, as_version=4)
+    student = student_version(instructor)
+    text = "\n".join(c.source for c in student.cells)
+    assert BEGIN not in text and "BEGIN HIDDEN TESTS" not in text
+    leaked = [line for line in _solution_lines(instructor) if line in text]
+    assert not leaked, f"solution code left in the student version: {leaked[:3]}"
+    assert text.count("raise NotImplementedError(") == sum(
+        1 for c in instructor.cells if _grading(c).get("solution") and c.cell_type == "code" for _ in re.findall(BEGIN, c.source))
+    assert all(c.source == "YOUR ANSWER HERE" for c in student.cells if c.cell_type == "markdown" and _grading(c).get("solution"))
+    assert len(student.cells) == len(instructor.cells)
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: str(p.relative_to(BOOK)))
+def test_student_version_runs_until_the_first_exercise_and_stops_there(path, tmp_path):
+    """A solution cell that defines a function runs; the test cell after it stops with the checker's
+    "not implemented yet" message. A solution cell that computes something stops itself."""
+    student = student_version(nbformat.read(path, as_version=4))
+    first = next(i for i, c in enumerate(student.cells) if c.cell_type == "code" and _grading(c).get("solution"))
+    first_test = next(i for i, c in enumerate(student.cells) if i > first and _grading(c).get("grade"))
+    client = NotebookClient(student, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    with pytest.raises(CellExecutionError) as failure:
+        client.execute()
+    message = str(failure.value)
+    assert "is not solved yet" in message and ("NotImplementedError" in message or "not implemented yet" in message), message
+    ran = [i for i, c in enumerate(student.cells) if c.cell_type == "code" and c.get("execution_count")]
+    assert ran and first <= max(ran) <= first_test, f"execution should stop between cells {first} and {first_test}, stopped at {max(ran)}"
+    errors = [o for c in student.cells[: max(ran)] if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors, "the cells before the stop must run cleanly"
+
+
+def test_the_command_writes_every_student_notebook(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "tlbook.assignments", str(tmp_path / "student"), "--book", str(BOOK)],
+                            capture_output=True, text=True, check=True, cwd=ROOT)
+    written = sorted(p.relative_to(tmp_path / "student") for p in (tmp_path / "student").rglob("*.ipynb"))
+    assert written == sorted(p.relative_to(BOOK) for p in EXERCISES)
+    assert f"{len(EXERCISES)} student notebooks written" in result.stdout
+
+
+def test_clear_errors_for_a_book_without_exercises_and_a_solution_without_markers(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no exercise notebooks"):
+        write_student_versions(tmp_path / "out", tmp_path)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {"solution": True, "grade_id": "ex"}})]
+    with pytest.raises(ValueError, match="no ### BEGIN SOLUTION"):
+        student_version(notebook)

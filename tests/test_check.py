@@ -1,0 +1,149 @@
+"""tlbook.check: every checker accepts the reference and rejects typical wrong implementations,
+naming the mistake."""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tlbook import check, losses
+from tlbook.finetune import LoRALinear
+from tlbook.nn import grad_reverse
+
+
+def _cov(x, ddof=1):
+    c = x - x.mean(0)
+    return c.T @ c / (len(x) - ddof)
+
+
+def _l2sp(model, start, alpha, beta, head, towards_zero=False, half=0.5):
+    ref = dict(start.named_parameters())
+    pull = sum(((p - (0 if towards_zero else ref[n])) ** 2).sum() for n, p in model.named_parameters() if not n.startswith(head))
+    decay = sum((p ** 2).sum() for n, p in model.named_parameters() if n.startswith(head))
+    return half * (alpha * pull + beta * decay)
+
+
+def _mkmmd(x, y, detach=True, unbiased=False, diagonal=False):
+    pooled = torch.cat([x, y])
+    d2 = torch.cdist(pooled, pooled) ** 2
+    i, j = torch.triu_indices(len(pooled), len(pooled), 0 if diagonal else 1)
+    gamma = d2[i, j].median()
+    gamma = gamma.detach() if detach else gamma
+    k = sum(torch.exp(-d2 / (2 ** (e / 2) * gamma)) for e in range(-16, 17)) / 33
+    n = len(x)
+    if unbiased:
+        off = lambda a: (a.sum() - a.diagonal().sum()) / (len(a) * (len(a) - 1))  # noqa: E731
+        return off(k[:n, :n]) + off(k[n:, n:]) - 2 * k[:n, n:].mean()
+    return k[:n, :n].mean() + k[n:, n:].mean() - 2 * k[:n, n:].mean()
+
+
+class _LoRA(nn.Module):
+    def __init__(self, base, rank, alpha, scale=True, zero_b=True, freeze=True):
+        super().__init__()
+        self.base, self.scale = base, (alpha / rank if scale else 1.0)
+        for p in base.parameters():
+            p.requires_grad_(not freeze)
+        self.A = nn.Parameter(torch.randn(rank, base.in_features) * 0.1)
+        self.B = nn.Parameter(torch.zeros(base.out_features, rank) if zero_b else torch.randn(base.out_features, rank))
+
+    def forward(self, x):
+        return self.base(x) + self.scale * (x @ self.A.T) @ self.B.T
+
+
+class _Reverse(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, lam, sign):
+        ctx.lam, ctx.sign = lam, sign
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.sign * ctx.lam * g, None, None
+
+
+#: checker -> (a correct implementation, [(a wrong implementation, words the message must contain), ...])
+CASES = {
+    "mmd": (lambda x, y: (x.mean(0) - y.mean(0)).pow(2).sum(), [
+        (lambda x, y: (x.mean(0) - y.mean(0)).norm(), "not squared"),
+        (lambda x, y: (x.mean(0) - y.mean(0)).pow(2).mean(), "averaged over the features"),
+    ]),
+    "mk_mmd": (_mkmmd, [
+        (lambda x, y: _mkmmd(x, y, unbiased=True), "unbiased"),
+        (lambda x, y: _mkmmd(x, y, diagonal=True), "distinct pairs"),
+    ]),
+    "coral": (lambda x, y: (_cov(x) - _cov(y)).pow(2).sum() / (4 * x.shape[1] ** 2), [
+        (lambda x, y: (_cov(x) - _cov(y)).pow(2).sum(), "1/(4d²)"),
+        (lambda x, y: (_cov(x, 0) - _cov(y, 0)).pow(2).sum() / (4 * x.shape[1] ** 2), "biased covariance"),
+    ]),
+    "cmd": (lambda x, y: losses.cmd(x, y), [
+        (lambda x, y: (x.mean(0) - y.mean(0)).norm() + sum((x.pow(k).mean(0) - y.pow(k).mean(0)).norm() for k in range(2, 6)), "raw moments"),
+        (lambda x, y: sum(((x - x.mean(0)).pow(k).mean(0) - (y - y.mean(0)).pow(k).mean(0)).norm() for k in range(2, 6)), "means) is missing"),
+    ]),
+    "confusion": (lambda z: -F.log_softmax(z, 1).mean(), [
+        (lambda z: -(F.softmax(z, 1) * F.log_softmax(z, 1)).sum(1).mean(), "entropy"),
+        (lambda z: -F.log_softmax(z, 1).sum(1).mean(), "summed over the domains"),
+    ]),
+    "soft_labels": (lambda z, y, t: torch.stack([F.softmax(z[y == k] / t, 1).mean(0) for k in range(z.shape[1])]), [
+        (lambda z, y, t: torch.stack([F.softmax(z[y == k], 1).mean(0) for k in range(z.shape[1])]), "temperature is not applied"),
+        (lambda z, y, t: F.softmax(z / t, 1).mean(0).expand(z.shape[1], -1), "average within each class"),
+    ]),
+    "difference": (lambda a, b: (F.normalize(a - a.mean(0), dim=1).T @ F.normalize(b - b.mean(0), dim=1)).pow(2).mean(), [
+        (lambda a, b: (F.normalize(a, dim=1).T @ F.normalize(b, dim=1)).pow(2).mean(), "not centred"),
+        (lambda a, b: ((a - a.mean(0)).T @ (b - b.mean(0))).pow(2).mean(), "unit length"),
+    ]),
+    "scale_invariant_mse": (lambda a, b: ((b - a).flatten(1).pow(2).mean(1) - (b - a).flatten(1).mean(1).pow(2)).mean(), [
+        (lambda a, b: (-(b - a).flatten(1).mean(1).pow(2)).mean(), "only the second term"),
+        (lambda a, b: (b - a).pow(2).mean(), "only the first term"),
+    ]),
+    "zsl_hinge": (lambda s, y, k: (k - s.gather(1, y[:, None]) + s.scatter(1, y[:, None], float("-inf")).amax(1, keepdim=True)).clamp_min(0).mean(), [
+        (lambda s, y, k: (k - s.gather(1, y[:, None]) + s.amax(1, keepdim=True)).clamp_min(0).mean(), "not excluded"),
+        (lambda s, y, k: losses.attribute_hinge(s, y, k, violators="sum"), "summed over the violating"),
+    ]),
+    "gradient_reversal": (lambda x, lam: _Reverse.apply(x, lam, -1.0), [
+        (lambda x, lam: _Reverse.apply(x, lam, 1.0), "sign is not reversed"),
+        (lambda x, lam: _Reverse.apply(x, 1.0, -1.0) if lam != 1.0 else grad_reverse(x, lam), "not multiplied by λ"),
+        (lambda x, lam: -x, "negates x"),
+    ]),
+    "l2sp": (_l2sp, [
+        (lambda *a: _l2sp(*a, towards_zero=True), "towards zero"),
+        (lambda *a: _l2sp(*a, half=1.0), "1/2"),
+    ]),
+    "lora_linear": (lambda base, r, a: _LoRA(base, r, a), [
+        (lambda base, r, a: _LoRA(base, r, a, scale=False), "alpha / rank"),
+        (lambda base, r, a: _LoRA(base, r, a, zero_b=False), "B must start at zero"),
+        (lambda base, r, a: _LoRA(base, r, a, freeze=False), "still trainable"),
+    ]),
+}
+
+
+def test_there_is_a_checker_for_every_from_scratch_piece():
+    assert set(CASES) == set(check.__all__) - {"CheckFailed"}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_checker_accepts_a_correct_implementation(name, capsys):
+    getattr(check, name)(CASES[name][0])
+    assert "✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_checker_rejects_typical_mistakes_and_names_them(name):
+    wrongs = CASES[name][1]
+    assert len(wrongs) >= 2
+    for wrong, words in wrongs:
+        with pytest.raises(check.CheckFailed) as failure:
+            getattr(check, name)(wrong)
+        assert words in str(failure.value), f"{name}: the message should say '{words}', got:\n{failure.value}"
+
+
+def test_messages_name_the_input_and_both_values_and_catch_dtype_and_unfinished_work():
+    with pytest.raises(check.CheckFailed, match=r"(?s)wrong value on input: x 16×4.*expected .*, got "):
+        check.coral(lambda x, y: (_cov(x) - _cov(y)).pow(2).sum() / 7)
+    with pytest.raises(check.CheckFailed, match="expected dtype torch.float64"):
+        check.mmd(lambda x, y: (x.mean(0) - y.mean(0)).pow(2).sum().float())
+    with pytest.raises(check.CheckFailed, match="not implemented yet"):
+        check.coral(lambda x, y: (_ for _ in ()).throw(NotImplementedError()))
+    with pytest.raises(check.CheckFailed, match="expected shape"):
+        check.mmd(lambda x, y: (x.mean(0) - y.mean(0)).pow(2))
+    assert issubclass(check.CheckFailed, AssertionError)  # an nbgrader test cell fails on it

@@ -1,0 +1,125 @@
+"""Checkers for the pieces that are not plain losses: gradient reversal, L2-SP and a LoRA layer."""
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..finetune import L2SP
+from ._harness import Case, CheckFailed, Mistake, devices, run_checks
+
+__all__ = ["gradient_reversal", "l2sp", "lora_linear"]
+
+
+def gradient_reversal(student: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
+    """``student(x, lam)``: the identity going forward, :math:`-\\lambda\\,g` going back."""
+    g = torch.Generator().manual_seed(8)
+    for device in devices():
+        for lam, dtype in ((0.3, torch.float64), (2.5, torch.float32), (1.0, torch.float32)):
+            where = f"λ = {lam}, {str(dtype).replace('torch.', '')}, {device.type}"
+            x = torch.randn(5, 3, generator=g, dtype=dtype).to(device).requires_grad_(True)
+            upstream = torch.randn(5, 3, generator=g, dtype=dtype).to(device)
+            try:
+                out = student(x, lam)
+            except NotImplementedError as error:
+                raise CheckFailed(f"gradient_reversal: not implemented yet ({error or 'the function raised NotImplementedError'})") from None
+            if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+                raise CheckFailed(f"gradient_reversal: expected a tensor of shape {tuple(x.shape)}, got {getattr(out, 'shape', type(out))} ({where})")
+            if not torch.equal(out.detach(), x.detach()):
+                hint = ("the forward pass negates x: reversal is the identity going forward, only the gradient changes sign"
+                        if torch.allclose(out.detach(), -x.detach()) else "the forward pass must return x unchanged")
+                raise CheckFailed(f"gradient_reversal: wrong forward value ({where})\n  Likely mistake: {hint}")
+            if not out.requires_grad:
+                raise CheckFailed(f"gradient_reversal: the output does not require grad ({where})\n  Likely mistake: "
+                                  "x was detached; return x.view_as(x) from a torch.autograd.Function's forward")
+            (grad,) = torch.autograd.grad(out, x, upstream)
+            expected = -lam * upstream
+            if not torch.allclose(grad, expected):
+                if torch.allclose(grad, upstream):
+                    hint = "the gradient passes through unchanged: no reversal happened (is backward called at all?)"
+                elif torch.allclose(grad, -upstream):
+                    hint = "the gradient is negated but not multiplied by λ"
+                elif torch.allclose(grad, lam * upstream):
+                    hint = "the gradient is multiplied by λ but its sign is not reversed"
+                else:
+                    hint = "backward must return −λ·grad (and None for λ)"
+                raise CheckFailed(f"gradient_reversal: wrong gradient ({where})\n  expected −{lam}·g, got something else\n  Likely mistake: {hint}")
+    print("✓ gradient_reversal: identity forward and −λ·g backward on all inputs")
+
+
+def _small_model(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    from collections import OrderedDict
+
+    return nn.Sequential(OrderedDict(body=nn.Linear(4, 5), head=nn.Linear(5, 3)))
+
+
+def l2sp(student: Callable[[nn.Module, nn.Module, float, float, str], torch.Tensor]) -> None:
+    """``student(model, start, alpha, beta, head)``: :math:`\\frac{\\alpha}{2}\\|w_S - w_S^0\\|^2 +
+    \\frac{\\beta}{2}\\|w_{head}\\|^2`, where ``start`` is a copy of the model before fine-tuning and
+    ``head`` the name prefix of the new (not transferred) parameters."""
+    cases = []
+    for seed, (alpha, beta) in enumerate(((0.1, 0.01), (1.0, 0.0), (0.0, 0.5))):
+        start = _small_model(seed)
+        model = copy.deepcopy(start)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.1 * torch.randn_like(p))
+        cases.append(Case(f"a 2-layer model moved away from its start, α = {alpha}, β = {beta}", (model, start, alpha, beta, "head")))
+
+    def reference(model, start, alpha, beta, head):
+        penalty = L2SP(start, alpha, beta, new=[head])
+        return penalty(model)
+
+    def variant(model, start, alpha, beta, head, zero=False, half=True, head_to_start=False):
+        ref = dict(start.named_parameters())
+        pull = sum(((p - (0 if zero else ref[n])) ** 2).sum() for n, p in model.named_parameters() if not n.startswith(head))
+        head_term = sum(((p - (ref[n] if head_to_start else 0)) ** 2).sum() for n, p in model.named_parameters() if n.startswith(head))
+        factor = 0.5 if half else 1.0
+        return factor * (alpha * pull + beta * head_term)
+
+    mistakes = [
+        Mistake("plain L2: the transferred weights are pulled towards zero instead of towards their starting point",
+                lambda *a: variant(*a, zero=True)),
+        Mistake("the factor 1/2 is missing", lambda *a: variant(*a, half=False)),
+        Mistake("the new head is pulled towards its (random) initial values; it should get plain L2 with β",
+                lambda *a: variant(*a, head_to_start=True)),
+    ]
+    run_checks("l2sp", student, reference, cases, mistakes)
+
+
+def lora_linear(student_class: type) -> None:
+    """``student_class(base: nn.Linear, rank: int, alpha: float)``: a module with parameters ``A``
+    (rank × in) and ``B`` (out × rank, initialised to zero) whose forward is
+    ``base(x) + (alpha / rank) · x Aᵀ Bᵀ``, with ``base`` frozen."""
+    torch.manual_seed(9)
+    base = nn.Linear(6, 4)
+    try:
+        layer = student_class(copy.deepcopy(base), 2, 4.0)
+    except NotImplementedError as error:
+        raise CheckFailed(f"lora_linear: not implemented yet ({error or 'the constructor raised NotImplementedError'})") from None
+    for name in ("A", "B"):
+        if not isinstance(getattr(layer, name, None), nn.Parameter):
+            raise CheckFailed(f"lora_linear: expected a trainable nn.Parameter named {name}")
+    if layer.A.shape != (2, 6) or layer.B.shape != (4, 2):
+        raise CheckFailed(f"lora_linear: A must be (rank, in) = (2, 6) and B (out, rank) = (4, 2); got {tuple(layer.A.shape)} and {tuple(layer.B.shape)}")
+    trainable = sum(p.numel() for p in layer.parameters() if p.requires_grad)
+    if trainable != 2 * (6 + 4):
+        frozen_hint = " (the base layer is still trainable: set requires_grad = False on its weight and bias)" if trainable > 20 else ""
+        raise CheckFailed(f"lora_linear: expected r·(d_in + d_out) = 20 trainable parameters, got {trainable}{frozen_hint}")
+    x = torch.randn(5, 6)
+    if not torch.allclose(layer(x), base(x), atol=1e-6):
+        raise CheckFailed("lora_linear: at initialisation the layer must equal the base layer\n  Likely mistake: B must start at "
+                          "zero (and A random), so that fine-tuning starts from the pre-trained function")
+    with torch.no_grad():
+        layer.A.copy_(torch.randn(2, 6))
+        layer.B.copy_(torch.randn(4, 2))
+    expected = base(x) + 2.0 * (x @ layer.A.T) @ layer.B.T
+    got = layer(x)
+    if not torch.allclose(got, expected, atol=1e-5):
+        hint = ("the scale alpha / rank = 2 is missing" if torch.allclose(got, base(x) + (x @ layer.A.T) @ layer.B.T, atol=1e-5)
+                else "the update must be (alpha / rank) · x Aᵀ Bᵀ added to base(x)")
+        raise CheckFailed(f"lora_linear: wrong output once A and B are non-zero\n  Likely mistake: {hint}")
+    print("✓ lora_linear: shapes, frozen base, zero start and the scaled low-rank update are right")
