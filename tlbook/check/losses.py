@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses
-from ._harness import Case, Mistake, devices, run_checks
+from ._harness import Case, CheckFailed, Mistake, devices, run_checks
 
 __all__ = ["cmd", "confusion", "coral", "difference", "mk_mmd", "mmd", "scale_invariant_mse", "soft_labels", "zsl_hinge"]
 
@@ -93,13 +93,7 @@ def mk_mmd(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Non
         hint = ("the bandwidth is not detached: the gradient also flows through the median, which pushes the "
                 "features to change their scale instead of their distribution" if close(grads[0], grads[3]) or close(grads[0], grads[4])
                 else "check that every operation is differentiable and that the bandwidth is detached")
-        raise_from("mk_mmd", "the value is right but the gradient with respect to x is not", hint)
-
-
-def raise_from(name: str, what: str, hint: str) -> None:
-    from ._harness import CheckFailed
-
-    raise CheckFailed(f"{name}: {what}\n  Likely mistake: {hint}")
+        raise CheckFailed(f"mk_mmd: the value is right but the gradient with respect to x is not\n  Likely mistake: {hint}")
 
 
 def coral(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
