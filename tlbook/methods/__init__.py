@@ -2,11 +2,12 @@
 from .adversarial import DANN
 from .base import Batch, Method
 from .baselines import SourceOnly, TargetOnly
+from .dsn import DSN
 from .discrepancy import CMD, DAN, DDC, DeepCORAL, Discrepancy
 from .pixelda import PixelDA
 from .sdt import SDT, source_soft_labels
 
 __all__ = [
-    "Batch", "CMD", "DAN", "DANN", "DDC", "DeepCORAL", "Discrepancy", "Method", "PixelDA", "SDT", "SourceOnly", "TargetOnly",
+    "Batch", "CMD", "DAN", "DANN", "DDC", "DeepCORAL", "Discrepancy", "DSN", "Method", "PixelDA", "SDT", "SourceOnly", "TargetOnly",
     "source_soft_labels",
 ]

@@ -1,11 +1,12 @@
 """Small modules: digit backbones, a toy MLP, the backbone + bottleneck + head classifier,
-gradient reversal and a domain discriminator."""
+gradient reversal, a domain discriminator, PixelDA's GAN and DSN's encoders and decoder."""
 from .classifier import Classifier, digit_classifier, toy_classifier
 from .digit_cnn import DigitCNN
 from .discriminator import DomainDiscriminator
+from .dsn import CodeEncoder, SharedDecoder
 from .gradient_reversal import GradientReversal, grad_reverse
 from .mlp import MLP
 from .pixel_gan import ImageDiscriminator, PixelGenerator
 from .sequence import SequenceClassifier
 
-__all__ = ["Classifier", "DigitCNN", "DomainDiscriminator", "GradientReversal", "ImageDiscriminator", "MLP", "PixelGenerator", "SequenceClassifier", "digit_classifier", "grad_reverse", "toy_classifier"]
+__all__ = ["Classifier", "CodeEncoder", "DigitCNN", "DomainDiscriminator", "GradientReversal", "ImageDiscriminator", "MLP", "PixelGenerator", "SharedDecoder", "SequenceClassifier", "digit_classifier", "grad_reverse", "toy_classifier"]

@@ -1,0 +1,97 @@
+"""Domain Separation Networks: shapes of the decodings, the warm-up, the losses it logs, and a
+behavioural test on a small shift."""
+import pytest
+import torch
+
+import tlbook
+from tlbook.data import Domain
+from tlbook.methods import DSN, SourceOnly
+from tlbook.nn import CodeEncoder, SharedDecoder, digit_classifier
+
+
+def _shapes(n, seed, tinted):
+    """8×8 images of four classes (bars, diagonal, hollow square); the target adds a strong colour
+    cast and noise to every pixel, keeping the shapes bright."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 4, (n,), generator=g)
+    x = torch.zeros(n, 1, 8, 8)
+    for i, c in enumerate(y.tolist()):
+        r, s = torch.randint(1, 5, (2,), generator=g).tolist()
+        if c == 0:
+            x[i, 0, r + 1, s - 1 : s + 3] = 1
+        elif c == 1:
+            x[i, 0, r - 1 : r + 3, s + 1] = 1
+        elif c == 2:
+            for k in range(4):
+                x[i, 0, r - 1 + k, s - 1 + k] = 1
+        else:
+            x[i, 0, r - 1 : r + 3, s - 1 : s + 3] = 1
+            x[i, 0, r : r + 2, s : s + 2] = 0
+    x = x.expand(-1, 3, -1, -1).clone()
+    if tinted:
+        cast = 0.6 * torch.rand(n, 3, 1, 1, generator=g)
+        x = 0.5 * x + cast + 0.15 * torch.rand(x.shape, generator=g)
+    return x.clamp(0, 1), y
+
+
+def _domain(name, tinted, seed):
+    return Domain(name, "shapes", *_shapes(400, seed, tinted), *_shapes(400, seed + 50, tinted), 4)
+
+
+SOURCE, TARGET = _domain("plain", False, 0), _domain("colour cast", True, 1)
+
+
+def _classifier():
+    return digit_classifier(image_size=8, widths=(8, 16), hidden=(32,), num_classes=4, bottleneck=32)
+
+
+def test_encoder_and_decoder_shapes():
+    assert CodeEncoder(3, 16, 20)(torch.rand(5, 3, 16, 16)).shape == (5, 20)
+    out = SharedDecoder(20, 3, 16)(torch.rand(5, 20))
+    assert out.shape == (5, 3, 16, 16) and out.min() >= 0 and out.max() <= 1
+    with pytest.raises(ValueError, match="divisible by 4"):
+        SharedDecoder(20, 3, 10)
+
+
+def test_decode_gives_full_shared_and_private_reconstructions():
+    dsn = DSN(_classifier(), (3, 8, 8))
+    parts = dsn.decode(TARGET.x_test[:6], "target")
+    assert set(parts) == {"full", "shared", "private"}
+    assert all(p.shape == (6, 3, 8, 8) for p in parts.values())
+    with pytest.raises(ValueError, match="'source' or 'target'"):
+        dsn.decode(TARGET.x_test[:6], "other")
+
+
+def test_dsn_needs_a_bottleneck_and_valid_settings():
+    with pytest.raises(ValueError, match="bottleneck"):
+        DSN(digit_classifier(image_size=8, num_classes=4), (3, 8, 8))
+    with pytest.raises(ValueError, match="similarity"):
+        DSN(_classifier(), (3, 8, 8), similarity="coral")
+    with pytest.raises(ValueError, match="warmup"):
+        DSN(_classifier(), (3, 8, 8), warmup=1.0)
+
+
+def test_during_the_warm_up_only_the_task_loss_reaches_the_shared_encoder():
+    tlbook.seed_everything(0)
+    dsn = DSN(_classifier(), (3, 8, 8), warmup=0.5)
+    batch = (SOURCE.x_train[:16], SOURCE.y_train[:16]), (TARGET.x_train[:16], None)
+    total, terms = dsn.loss(*batch, progress=0.1)
+    encoder = list(dsn.classifier.backbone.parameters())
+    with_all = torch.autograd.grad(total, encoder, retain_graph=True)
+    task_only = torch.autograd.grad(terms["classification"] * 0 + torch.nn.functional.cross_entropy(dsn.classifier(batch[0][0]), batch[0][1]), encoder)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(with_all, task_only))
+    assert dsn.reversal.coefficient == 0.0
+    total, terms = dsn.loss(*batch, progress=0.9)
+    assert dsn.reversal.coefficient > 0 and {"reconstruction", "difference", "similarity", "domain accuracy"} <= set(terms)
+
+
+@pytest.mark.parametrize("similarity", ["dann", "mmd"])
+def test_dsn_beats_source_only_on_a_small_shift(similarity):
+    for seed in (0, 1):
+        accuracies = []
+        for make in (lambda: SourceOnly(_classifier()), lambda: DSN(_classifier(), (3, 8, 8), similarity=similarity)):
+            tlbook.seed_everything(seed)
+            history = tlbook.fit(make(), SOURCE, TARGET, steps=300, batch_size=32, optimizer="adam", lr=3e-3,
+                                 seed=seed, progress_bar=False, eval_every=300)
+            accuracies.append(history.final("target test"))
+        assert accuracies[1] > accuracies[0] + 0.05, f"seed {seed}: source-only, DSN = {accuracies}"

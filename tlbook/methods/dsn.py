@@ -1,0 +1,119 @@
+r"""Domain Separation Networks (Bousmalis, Trigeorgis, Silberman, Krishnan & Erhan, NIPS 2016).
+
+Each image is explained by a **shared** code :math:`h_c = E_c(x)`, which the task classifier reads
+and which should look the same in both domains, plus a **private** code :math:`h_p = E_p^{s}(x)` or
+:math:`E_p^{t}(x)` (one encoder per domain) that absorbs what is specific to its domain. One shared
+decoder rebuilds the image from both, :math:`\hat x = D(h_c + h_p)`:
+
+.. math::
+
+    \mathcal{L} = \mathcal{L}_{task} + \alpha\,\mathcal{L}_{recon} + \beta\,\mathcal{L}_{difference}
+    + \gamma\,\mathcal{L}_{similarity}
+
+- :math:`\mathcal{L}_{recon}`: scale-invariant MSE of :math:`\hat x` for both domains;
+- :math:`\mathcal{L}_{difference}`: soft orthogonality of shared and private codes, per domain, so
+  the private code cannot simply copy the shared one;
+- :math:`\mathcal{L}_{similarity}`: DANN's domain loss through a gradient reversal, or MMD, on the
+  shared codes.
+
+Without the reconstruction, a shared encoder that must fool a domain classifier may discard target
+information; with it, what is removed from the shared code has to go into the private one.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..losses import difference_loss, domain_classification, mk_mmd, scale_invariant_mse
+from ..nn import Classifier, CodeEncoder, DomainDiscriminator, GradientReversal, SharedDecoder
+from ..schedules import dann_lambda
+from .adversarial import domain_accuracy
+from .base import Batch, Method
+
+__all__ = ["DSN"]
+
+SIMILARITIES = ("dann", "mmd")
+
+
+class DSN(Method):
+    """DSN on the shared loop. ``classifier`` must have a bottleneck: its output is the shared code.
+
+    - ``image_shape``: (channels, height, width) of the domains, to size the private encoders and decoder.
+    - ``recon_weight`` α = 0.1, ``difference_weight`` β = 0.05, ``similarity_weight`` γ = 0.25: inside the
+      paper's ranges (α 0.01–0.15, β 0.05–0.075, γ 0.25–0.3).
+    - ``similarity``: ``"dann"`` (gradient reversal into a domain classifier, the reversal coefficient
+      ramped like DANN's over the adaptation phase) or ``"mmd"`` (multi-kernel MMD).
+    - ``warmup``: fraction of training with the task loss alone (the paper switches the adaptation losses
+      on after a source-only phase); the other three terms are multiplied by 0 until then.
+
+    Logged: ``classification``, ``reconstruction``, ``difference``, ``similarity`` and, with DANN
+    similarity, ``domain accuracy``. ``decode(x, domain)`` returns the full, shared-only and
+    private-only reconstructions for the book's figures.
+    """
+
+    def __init__(self, classifier: Classifier, image_shape: tuple[int, int, int], *, recon_weight: float = 0.1,
+                 difference_weight: float = 0.05, similarity_weight: float = 0.25, similarity: str = "dann",
+                 warmup: float = 0.1, private_widths: tuple[int, int] = (8, 16)):
+        super().__init__(classifier)
+        if "bottleneck" not in classifier.layer_names:
+            raise ValueError("DSN reads the shared code from the classifier's bottleneck: build it with bottleneck=...")
+        if similarity not in SIMILARITIES:
+            raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
+        if min(recon_weight, difference_weight, similarity_weight) < 0:
+            raise ValueError("loss weights must be non-negative")
+        if not 0.0 <= warmup < 1.0:
+            raise ValueError(f"warmup must lie in [0, 1), got {warmup}")
+        channels, size, _ = image_shape
+        code = classifier.feature_dim
+        self.private_source = CodeEncoder(channels, size, code, private_widths)
+        self.private_target = CodeEncoder(channels, size, code, private_widths)
+        self.decoder = SharedDecoder(code, channels, size)
+        self.discriminator = DomainDiscriminator(code, (100,)) if similarity == "dann" else None
+        self.reversal = GradientReversal(0.0)
+        self.recon_weight, self.difference_weight, self.similarity_weight = recon_weight, difference_weight, similarity_weight
+        self.similarity, self.warmup = similarity, warmup
+
+    def shared_code(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier.features(x)
+
+    def private_code(self, x: torch.Tensor, domain: str) -> torch.Tensor:
+        if domain not in ("source", "target"):
+            raise ValueError(f"domain must be 'source' or 'target', got {domain!r}")
+        return (self.private_source if domain == "source" else self.private_target)(x)
+
+    def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        (xs, ys), (xt, _) = source, target
+        if xt is None:
+            raise ValueError("DSN needs target batches: pass a target domain to fit")
+        n = len(xs)
+        shared = self.shared_code(torch.cat([xs, xt]))
+        hs, ht = shared[:n], shared[n:]
+        ps, pt = self.private_source(xs), self.private_target(xt)
+        classification = F.cross_entropy(self.classifier.layers[1:](hs), ys)
+        reconstruction = scale_invariant_mse(self.decoder(hs + ps), xs) + scale_invariant_mse(self.decoder(ht + pt), xt)
+        difference = difference_loss(hs, ps) + difference_loss(ht, pt)
+        terms = {"classification": classification.detach(), "reconstruction": reconstruction.detach(),
+                 "difference": difference.detach()}
+        on = 1.0 if progress >= self.warmup else 0.0
+        if self.similarity == "dann":
+            self.reversal.coefficient = on * dann_lambda((progress - self.warmup) / (1 - self.warmup)) if on else 0.0
+            logits = self.discriminator(self.reversal(shared))
+            similarity = domain_classification(logits[:n], logits[n:])
+            terms["domain accuracy"] = domain_accuracy(logits[:n].detach(), logits[n:].detach())
+        else:
+            similarity = mk_mmd(hs, ht)
+        terms["similarity"] = similarity.detach()
+        # the domain classifier always learns (its loss is not switched off); the reversal carries γ·on
+        weight = self.similarity_weight * (1.0 if self.similarity == "dann" else on)
+        total = classification + on * (self.recon_weight * reconstruction + self.difference_weight * difference) + weight * similarity
+        return total, terms
+
+    @torch.no_grad()
+    def decode(self, x: torch.Tensor, domain: str) -> dict[str, torch.Tensor]:
+        """Reconstructions of ``x`` from ``domain``: ``full`` = D(h_c + h_p), ``shared`` = D(h_c),
+        ``private`` = D(h_p) (in eval mode)."""
+        from ..metrics import eval_mode
+
+        with eval_mode(self):
+            shared, private = self.shared_code(x), self.private_code(x, domain)
+            return {"full": self.decoder(shared + private), "shared": self.decoder(shared), "private": self.decoder(private)}
