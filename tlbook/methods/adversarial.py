@@ -25,7 +25,7 @@ from ..nn import Classifier, DomainDiscriminator, GradientReversal
 from ..schedules import dann_lambda
 from .base import Batch, Method
 
-__all__ = ["DANN", "layer_width"]
+__all__ = ["DANN", "domain_accuracy", "layer_width"]
 
 
 def layer_width(classifier: Classifier, layer: str) -> int:
@@ -39,8 +39,13 @@ def layer_width(classifier: Classifier, layer: str) -> int:
 
 
 def domain_accuracy(source_logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:
-    """How often a binary domain classifier (logit > 0 means target) is right; 0.5 is chance."""
-    right = torch.cat([source_logits <= 0, target_logits > 0])
+    """How often a domain classifier is right (source = domain 0, target = domain 1); 0.5 is chance.
+
+    Binary logits ``(N,)`` say "target" when positive; ``(N, 2)`` logits by their argmax."""
+    def says_target(logits: torch.Tensor) -> torch.Tensor:
+        return logits > 0 if logits.ndim == 1 else logits.argmax(1) == 1
+
+    right = torch.cat([~says_target(source_logits.detach()), says_target(target_logits.detach())])
     return right.float().mean()
 
 
@@ -82,6 +87,6 @@ class DANN(Method):
         logits = self.discriminator(self.reversal(acts[self.layer]))
         domain = domain_classification(logits[:n], logits[n:])
         terms = {"classification": classification.detach(), "domain": domain.detach(),
-                 "domain accuracy": domain_accuracy(logits[:n].detach(), logits[n:].detach()),
+                 "domain accuracy": domain_accuracy(logits[:n], logits[n:]),
                  "lambda": torch.tensor(self.reversal.coefficient)}
         return classification + domain, terms

@@ -69,7 +69,7 @@ class DSN(Method):
         self.private_target = CodeEncoder(channels, size, code, private_widths)
         self.decoder = SharedDecoder(code, channels, size)
         self.discriminator = DomainDiscriminator(code, (100,)) if similarity == "dann" else None
-        self.reversal = GradientReversal(0.0)
+        self.reversal = GradientReversal(0.0) if similarity == "dann" else None
         self.recon_weight, self.difference_weight, self.similarity_weight = recon_weight, difference_weight, similarity_weight
         self.similarity, self.warmup = similarity, warmup
 
@@ -96,16 +96,18 @@ class DSN(Method):
                  "difference": difference.detach()}
         on = 1.0 if progress >= self.warmup else 0.0
         if self.similarity == "dann":
-            self.reversal.coefficient = on * dann_lambda((progress - self.warmup) / (1 - self.warmup)) if on else 0.0
+            # the domain classifier always learns; the features feel it only once the reversal is on
+            self.reversal.coefficient = dann_lambda((progress - self.warmup) / (1 - self.warmup)) if on else 0.0
             logits = self.discriminator(self.reversal(shared))
             similarity = domain_classification(logits[:n], logits[n:])
-            terms["domain accuracy"] = domain_accuracy(logits[:n].detach(), logits[n:].detach())
+            terms["domain accuracy"] = domain_accuracy(logits[:n], logits[n:])
+            similarity_weight = self.similarity_weight
         else:
             similarity = mk_mmd(hs, ht)
+            similarity_weight = on * self.similarity_weight
         terms["similarity"] = similarity.detach()
-        # the domain classifier always learns (its loss is not switched off); the reversal carries γ·on
-        weight = self.similarity_weight * (1.0 if self.similarity == "dann" else on)
-        total = classification + on * (self.recon_weight * reconstruction + self.difference_weight * difference) + weight * similarity
+        adaptation = self.recon_weight * reconstruction + self.difference_weight * difference
+        total = classification + on * adaptation + similarity_weight * similarity
         return total, terms
 
     @torch.no_grad()

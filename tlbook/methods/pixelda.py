@@ -26,6 +26,7 @@ from .._utils import atomic_save
 from ..losses import scale_invariant_mse
 from ..metrics import eval_mode
 from ..nn import Classifier, ImageDiscriminator, PixelGenerator
+from .adversarial import domain_accuracy
 from .base import Batch, Method
 
 __all__ = ["PixelDA"]
@@ -94,8 +95,8 @@ class PixelDA(Method):
         t_opt.zero_grad(set_to_none=True)  # also drops what G's task term left on T
         task.backward()
         t_opt.step()
-        right = (real_logits.detach() > 0).sum() + (fake_logits.detach() <= 0).sum()
-        return {"loss": (d_loss + g_loss + task).detach(), "D": d_loss.detach(), "D accuracy": right.float() / (len(xt) + len(xs)),
+        return {"loss": (d_loss + g_loss + task).detach(), "D": d_loss.detach(),
+                "D accuracy": domain_accuracy(fake_logits, real_logits),  # generated = domain 0, real target = 1
                 "G adversarial": adversarial.detach(), "content": content.detach(), "task": task.detach()}
 
     def render(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:

@@ -81,6 +81,12 @@ class SDT(Method):
 
     def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The network's objective (the domain classifier's update is in ``training_step``)."""
+        total, terms, _ = self._network_objective(source, target)
+        return total, terms
+
+    def _network_objective(self, source: Batch, target: Batch):
+        """The network's objective, its logged terms, and the (detached) source and target features
+        on which the domain classifier then trains."""
         (xs, ys), (xt, _) = source, target
         if xt is None:
             raise ValueError("SDT needs unlabelled target batches: pass a target domain to fit")
@@ -92,25 +98,23 @@ class SDT(Method):
         soft = soft_label_loss(logits[ns : ns + nl], yl, self.soft_labels, self.temperature)
         features = acts[self.layer]
         confusion = domain_confusion(self.discriminator(features))
-        self._features = (features[:ns].detach(), features[ns + nl :].detach())  # for the domain classifier's step
         total = classification + self.confusion_weight * confusion + self.soft_weight * soft
-        return total, {"classification": classification.detach(), "soft": soft.detach(), "confusion": confusion.detach()}
+        terms = {"classification": classification.detach(), "soft": soft.detach(), "confusion": confusion.detach()}
+        return total, terms, (features[:ns].detach(), features[ns + nl :].detach())
 
     def training_step(self, source: Batch, target: Batch, progress: float, optimizers) -> dict[str, torch.Tensor]:
         discriminator_opt, network_opt = optimizers
         # 1. the network moves its features towards a uniform domain prediction ...
         with self.mixed_precision():
-            total, terms = self.loss(source, target, progress)
+            total, terms, (fs, ft) = self._network_objective(source, target)
         network_opt.zero_grad(set_to_none=True)
         total.backward()
         network_opt.step()
         # 2. ... then the domain classifier learns to tell those (fixed) features apart
-        fs, ft = self._features
         with self.mixed_precision():
             ds, dt = self.discriminator(fs), self.discriminator(ft)
             domain = domain_classification(ds, dt)
         discriminator_opt.zero_grad(set_to_none=True)  # also drops what the confusion term left on it
         domain.backward()
         discriminator_opt.step()
-        right = (ds.detach().argmax(1) == 0).sum() + (dt.detach().argmax(1) == 1).sum()
-        return {"loss": total.detach(), **terms, "domain": domain.detach(), "domain accuracy": right.float() / (len(ds) + len(dt))}
+        return {"loss": total.detach(), **terms, "domain": domain.detach(), "domain accuracy": domain_accuracy(ds, dt)}
