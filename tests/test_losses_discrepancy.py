@@ -130,6 +130,35 @@ def test_bandwidth_carries_no_gradient():
     assert torch.allclose(g_auto, g_fixed, atol=1e-12)
 
 
+def test_mk_mmd_gradient_passes_gradcheck():
+    # the kernel sum computes its own derivative in d² (one pass over the 33 kernels): check it numerically
+    x, y = _t(_sample(7, 5, 3, seed=11)[0], True), _t(_sample(7, 5, 3, seed=11)[1], True)
+    gamma = median_bandwidth(x, y).item()  # fixed: the median is piecewise, not differentiable everywhere
+    for estimator in ("biased", "unbiased"):
+        assert torch.autograd.gradcheck(lambda a, b: mk_mmd(a, b, estimator=estimator, bandwidth=gamma), (x, y))
+
+
+def test_mk_mmd_gradient_equals_plain_autograd_and_learnt_bandwidths_still_get_one():
+    x, y = _t(_sample(9, 6, 4, seed=12)[0], True), _t(_sample(9, 6, 4, seed=12)[1])
+    fused = torch.autograd.grad(mk_mmd(x, y), x)[0]
+    # a bandwidth that requires a gradient takes the plain autograd path: compare the two paths on x
+    gamma = median_bandwidth(x, y).clone().requires_grad_()
+    plain_x, plain_gamma = torch.autograd.grad(mk_mmd(x, y, bandwidth=gamma), (x, gamma))
+    assert torch.allclose(fused, plain_x, atol=1e-12)
+    assert plain_gamma.abs() > 0
+    # the kernel values are exact: no kernel is clamped by more than exp(-80)
+    assert torch.allclose(mk_mmd(x, y), mk_mmd(x, y, bandwidth=gamma.detach()), atol=1e-12)
+
+
+def test_mk_mmd_is_not_silently_twice_differentiable():
+    x, y = _t(_sample(5, 5, 2, seed=13)[0], True), _t(_sample(5, 5, 2, seed=13)[1])
+    with pytest.raises(RuntimeError, match="second derivatives"):
+        torch.autograd.grad(mk_mmd(x, y), x, create_graph=True)
+    gamma = median_bandwidth(x, y).clone().requires_grad_()  # the plain path is twice differentiable
+    (g,) = torch.autograd.grad(mk_mmd(x, y, bandwidth=gamma), x, create_graph=True)
+    assert torch.autograd.grad(g.sum(), x)[0].abs().sum() > 0
+
+
 def test_float32_and_float64_agree():
     x, y = _sample(20, 15, 6, seed=6)
     for loss in (lambda a, b: mmd(a, b, "gaussian"), mk_mmd, coral, lambda a, b: cmd(torch.sigmoid(a), torch.sigmoid(b))):

@@ -39,10 +39,12 @@ class History:
 
 def make_optimizer(name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0) -> Callable:
     """A factory ``params -> optimizer`` for ``"sgd"`` (with momentum) or ``"adam"``."""
+    # foreach: one multi-tensor update per step instead of a Python loop over parameters (the same
+    # arithmetic; PyTorch's default on a GPU, not on a CPU).
     if name == "sgd":
-        return lambda params: torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return lambda params: torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=True)
     if name == "adam":
-        return lambda params: torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        return lambda params: torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=True)
     raise ValueError(f"unknown optimizer {name!r}; choose 'sgd' or 'adam', or pass a callable params -> optimizer")
 
 
