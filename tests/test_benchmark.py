@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import tlbook.benchmark.run as bench_run
-from tlbook.benchmark import Cell, gap_closed, read_cells, run_benchmark, summarise, to_markdown, write_tables
+from tlbook.benchmark import Cell, gap_closed, read_cells, run_benchmark, seed_accuracies, summarise, to_markdown, write_tables
 from tlbook.benchmark.__main__ import main
 from tlbook.data import load_pair
 from tlbook.losses import cmd, coral, mk_mmd, mmd
@@ -32,6 +32,14 @@ def test_summary_gives_mean_std_and_the_share_of_the_gap_closed():
     assert rows["source-only"].gap_closed == pytest.approx(0.0)
     assert rows["target-only"].gap_closed is None and rows["target-only"].oracle
     assert rows["dan"].seconds_per_step == pytest.approx(6.0 / 300)
+
+
+def test_seed_accuracies_come_in_seed_order_whatever_the_cell_order():
+    shuffled = [CELLS[8], CELLS[0], CELLS[6], CELLS[2], CELLS[7], CELLS[1]] + [_cell("dan", 0, 0.1, pair="other")]
+    seeds, accuracy = seed_accuracies(shuffled, "p", "dan")
+    assert seeds == [0, 1, 2] and accuracy.tolist() == pytest.approx([0.60, 0.62, 0.64])
+    with pytest.raises(KeyError, match="no cells for method 'ddc' on pair 'p'"):
+        seed_accuracies(CELLS, "p", "ddc")
 
 
 def test_gap_closed_needs_a_gap():

@@ -62,12 +62,11 @@ class Evidence:
 
     @property
     def std(self) -> float:
-        return float(self.differences.std(ddof=1)) if len(self.seeds) > 1 else 0.0
+        return float(self.differences.std(ddof=1))  # a claim has two seeds at least
 
     def within_noise(self) -> bool:
         """True when the mean difference is less than two standard errors from zero."""
-        n = len(self.seeds)
-        return n < 2 or abs(self.mean) <= 2 * self.std / np.sqrt(n)
+        return abs(self.mean) <= 2 * self.std / np.sqrt(len(self.seeds))
 
     def table(self) -> str:
         s, (a, b), f = self.scale, self.names, self.digits

@@ -9,7 +9,7 @@
 from .profile import profile_methods
 from .registry import METHODS, make_method, network
 from .run import RECIPES, Cell, read_cells, run_benchmark, run_cell, stored_cells
-from .table import Row, gap_closed, summarise, to_markdown, write_tables
+from .table import Row, gap_closed, seed_accuracies, summarise, to_markdown, write_tables
 
 __all__ = ["Cell", "METHODS", "RECIPES", "Row", "gap_closed", "make_method", "network", "profile_methods",
-           "read_cells", "run_benchmark", "run_cell", "stored_cells", "summarise", "to_markdown", "write_tables"]
+           "read_cells", "run_benchmark", "run_cell", "seed_accuracies", "stored_cells", "summarise", "to_markdown", "write_tables"]

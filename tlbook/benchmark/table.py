@@ -11,7 +11,7 @@ import numpy as np
 from ..experiment import mean_std
 from .run import Cell
 
-__all__ = ["Row", "summarise", "gap_closed", "to_markdown", "write_tables"]
+__all__ = ["Row", "seed_accuracies", "summarise", "gap_closed", "to_markdown", "write_tables"]
 
 SOURCE_ONLY, TARGET_ONLY = "source-only", "target-only"
 
@@ -39,6 +39,14 @@ def gap_closed(method: float, source_only: float, target_only: float) -> float:
     return (method - source_only) / (target_only - source_only)
 
 
+def seed_accuracies(cells: Sequence[Cell], pair: str, method: str) -> tuple[list[int], np.ndarray]:
+    """The seeds of one (pair, method) in order, and their target-test accuracies: what a claim pairs."""
+    chosen = sorted((c for c in cells if (c.pair, c.method) == (pair, method)), key=lambda c: c.seed)
+    if not chosen:
+        raise KeyError(f"no cells for method {method!r} on pair {pair!r}")
+    return [c.seed for c in chosen], np.array([c.target_test for c in chosen])
+
+
 def summarise(cells: Sequence[Cell]) -> list[Row]:
     """One row per (pair, method), in the order the cells first appear."""
     groups: dict[tuple[str, str], list[Cell]] = {}
@@ -64,7 +72,7 @@ def to_markdown(rows: Sequence[Row], cells: Sequence[Cell], oracle_column: bool 
     header += " best target test during training (%), ORACLE selection |" if oracle_column else ""
     lines = [header, "|---" * (6 + oracle_column) + "|"]
     for row in rows:
-        accs = [c.target_test for c in cells if c.pair == row.pair and c.method == row.method]
+        _, accs = seed_accuracies(cells, row.pair, row.method)
         name = f"{row.method} (oracle: trains on target labels)" if row.oracle else row.method
         closed = "—" if row.gap_closed is None else f"{100 * row.gap_closed:+.0f}%"
         line = f"| {row.pair} | {name} | {mean_std(accs)} | {closed} | {row.pad_mean:.2f} | {1000 * row.seconds_per_step:.0f} |"
