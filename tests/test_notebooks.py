@@ -5,7 +5,9 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+PAGES = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+SOLUTIONS = sorted(p for p in (ROOT / "solutions").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+NOTEBOOKS = PAGES + SOLUTIONS  # the book's pages and the instructors' exercise notebooks
 
 FIRST_CELL = '''# Setup: install tlbook only where it is missing (e.g. on Colab), then report versions and device.
 import importlib.util, subprocess, sys
@@ -58,7 +60,7 @@ def test_notebook_is_stored_without_outputs(path):
 
 def test_every_book_page_is_in_the_toc_and_every_toc_entry_exists():
     toc = _toc_files()
-    pages = {_relative(p) for p in NOTEBOOKS} | {_relative(p) for p in (ROOT / "book").rglob("*.md")}
+    pages = {_relative(p) for p in PAGES} | {_relative(p) for p in (ROOT / "book").rglob("*.md")}
     assert pages - toc == set(), f"pages missing from _toc.yml: {sorted(pages - toc)}"
     missing = {f for f in toc if not any((ROOT / f).with_suffix(s).exists() for s in (".md", ".ipynb"))}
     assert missing == set(), f"_toc.yml lists files that do not exist: {sorted(missing)}"
