@@ -10,12 +10,13 @@ Three levels, each usable alone:
 Around them: ``tlbook.data`` (domains built offline), ``tlbook.schedules``,
 ``tlbook.metrics``, ``tlbook.plot``, ``tlbook.finetune`` (fine-tuning), ``tlbook.zsl`` (zero-shot learning),
 ``tlbook.check`` (checkers for students' own implementations), ``tlbook.assignments`` (student versions
-of the exercise notebooks), and ``device()`` / ``seed_everything()``.
+of the exercise notebooks), ``tlbook.files`` (the checksummed files tlbook writes and reads back), and
+``device()`` / ``seed_everything()``.
 """
-from . import check, data, experiment, finetune, losses, methods, metrics, nn, plot, schedules, zsl
+from . import check, data, experiment, files, finetune, losses, methods, metrics, nn, plot, schedules, zsl
 from ._utils import device, seed_everything
 from .train import History, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["History", "check", "data", "experiment", "device", "finetune", "fit", "methods", "metrics", "nn", "plot", "schedules", "seed_everything", "zsl", "__version__"]
+__all__ = ["History", "check", "data", "experiment", "device", "files", "finetune", "fit", "methods", "metrics", "nn", "plot", "schedules", "seed_everything", "zsl", "__version__"]

@@ -1,14 +1,13 @@
-"""Small helpers every notebook needs: pick a device, seed every generator, save files safely."""
+"""Small helpers every notebook needs: pick a device, seed every generator (files: ``tlbook.files``)."""
 from __future__ import annotations
 
 import os
 import random
-from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["atomic_save", "device", "seed_everything"]
+__all__ = ["device", "seed_everything"]
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -40,13 +39,3 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
-
-
-def atomic_save(obj: object, path: str | Path) -> None:
-    """``torch.save`` to a temporary file, then rename: a reader (another notebook or test
-    worker) never sees half a file, and an interruption never leaves one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from .._utils import atomic_save
+from .. import files
 from .domain import Domain, check_same_shape
 from .handwritten import handwritten_digits
 from .photo_blend import blend_with_photos
@@ -18,7 +19,7 @@ from .toy import moons
 
 __all__ = ["DOMAINS", "PAIRS", "cache_dir", "load_domain", "load_pair", "labelled_subset"]
 
-DATA_VERSION = 1  # bump when a generator changes, so stale caches are not reused
+DATA_VERSION = 2  # bump when a generator or the file format changes, so stale caches are not reused
 SPLIT_SEED = 1234  # the handwritten train/test split never changes with the domain seed
 SYNTH_TRAIN, SYNTH_TEST = 10_000, 2_000
 HANDWRITTEN_TEST_PER_CLASS = 60  # 600 test images, 1,197 train
@@ -131,10 +132,17 @@ def _generate(spec: _Spec, size: int, seed: int) -> dict[str, torch.Tensor]:
 def _load_tensors(name: str, spec: _Spec, size: int, seed: int, cache: bool) -> dict[str, torch.Tensor]:
     path = cache_dir() / f"{name}-seed{seed}-{size}px-v{DATA_VERSION}.pt"
     if cache and path.exists():
-        return torch.load(path, weights_only=True)
+        try:
+            return files.load(path, "domain")
+        except files.CorruptFile as error:  # derived data: make it again
+            warnings.warn(f"{error}; generating the domain again", stacklevel=4)
     tensors = _generate(spec, size, seed)
     if cache:
-        atomic_save(tensors, path)  # parallel test workers never read half a file
+        try:
+            files.save(tensors, path, "domain")  # atomic: parallel test workers never read half a file
+        except PermissionError as error:
+            raise PermissionError(f"{error}. The data cache is {cache_dir()}: set TLBOOK_DATA to a writable "
+                                  "folder, or load with cache=False") from None
     return tensors
 
 
@@ -154,9 +162,13 @@ def load_domain(
     ``digits`` family shares one shape); ``image_size`` defaults to 16.
     """
     spec = _spec(name)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int)):
+        raise ValueError(f"image_size must be an integer number of pixels (or None for the default), got {image_size!r}")
     if spec.default_size is None and image_size is not None:
         raise ValueError(f"domain {name!r} is 2-D points; image_size does not apply")
-    size = image_size or spec.default_size or 0
+    size = image_size if image_size is not None else (spec.default_size or 0)
     if spec.default_size is not None and not 8 <= size <= 64:
         raise ValueError(f"image_size must be between 8 and 64 pixels, got {size}")
     t = _load_tensors(name, spec, size, seed, cache)

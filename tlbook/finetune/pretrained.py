@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import warnings
 from typing import Callable
 
 import torch
 from torch import nn
 
-from .._utils import atomic_save
+from .. import files
 from ..data import Domain, cache_dir
 from ..methods import SourceOnly
 from ..nn import Classifier
@@ -36,11 +37,14 @@ def cached_model(model: nn.Module, kind: str, tag: str, data: torch.Tensor, trai
     path = cache_dir() / "models" / f"{kind}-{tag}-n{len(data)}-{fingerprint}-{options}.pt"
     device = next(model.parameters()).device
     if cache and path.exists():
-        model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
-        return model.eval()
+        try:
+            model.load_state_dict(files.load(path, "model", map_location=device))
+            return model.eval()
+        except files.CorruptFile as error:  # derived: train it again
+            warnings.warn(f"{error}; training the model again", stacklevel=3)
     train()
     if cache:
-        atomic_save(model.state_dict(), path)
+        files.save(model.state_dict(), path, "model")
     return model.eval()
 
 

@@ -22,7 +22,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .._utils import atomic_save
+from .. import files
 from ..losses import scale_invariant_mse
 from ..metrics import eval_mode
 from ..nn import Classifier, ImageDiscriminator, PixelGenerator
@@ -116,7 +116,7 @@ class PixelDA(Method):
         rendered = self.render(x, z).cpu()
         self.snapshots.append((step, rendered))
         if folder is not None:
-            atomic_save(rendered, Path(folder) / f"step_{step:05d}.pt")
+            files.save(rendered, Path(folder) / f"step_{step:05d}.pt", "rendering")
 
     def snapshot_callback(self, x: torch.Tensor, every: int, folder: str | Path | None = None,
                           seed: int = 0) -> Callable[[int, Method, object], None]:
