@@ -94,7 +94,7 @@ def test_mismatched_image_sizes_are_rejected():
 
 
 def test_bad_fit_arguments(moons):
-    with pytest.raises(ValueError, match="steps must be positive"):
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
         _fit(SourceOnly(toy_classifier()), *moons, steps=0)
     with pytest.raises(ValueError, match="unknown optimizer"):
         _fit(SourceOnly(toy_classifier()), *moons, optimizer="lbfgs")

@@ -1,6 +1,8 @@
 """One training loop for every method: step-based schedules, logging, evaluation, checkpoints."""
 from __future__ import annotations
 
+import math
+import numbers
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -11,12 +13,12 @@ import numpy as np
 import torch
 from tqdm import tqdm  # text bars: they read the same in a terminal, a notebook and the rendered book
 
-from ._utils import atomic_save
+from . import files
 from .data import BatchSampler, Domain, check_same_shape
 from .methods import Method
 from .metrics import accuracy
 
-__all__ = ["History", "fit", "make_optimizer"]
+__all__ = ["History", "NonFiniteLoss", "fit", "make_optimizer"]
 
 
 @dataclass
@@ -37,6 +39,10 @@ class History:
         return self.evals[name][-1]
 
 
+class NonFiniteLoss(FloatingPointError):
+    """A loss term became NaN or infinite: training stopped instead of reporting numbers from broken weights."""
+
+
 def make_optimizer(name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0) -> Callable:
     """A factory ``params -> optimizer`` for ``"sgd"`` (with momentum) or ``"adam"``."""
     # foreach: one multi-tensor update per step instead of a Python loop over parameters (the same
@@ -49,7 +55,13 @@ def make_optimizer(name: str, lr: float, momentum: float = 0.9, weight_decay: fl
 
 
 def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    """Every global generator's state as tensors and plain values (loads with ``weights_only=True``)."""
+    _, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state = {"torch": torch.get_rng_state(),
+             "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
+             "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position),
+                       "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)}}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -57,10 +69,40 @@ def _rng_state() -> dict:
 
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    python = state["python"]
+    random.setstate((python["version"], tuple(python["internal"]), python["gauss_next"]))
+    numpy = state["numpy"]
+    np.random.set_state(("MT19937", numpy["keys"].numpy().astype(np.uint32), numpy["position"],
+                         numpy["has_gauss"], numpy["cached_gaussian"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _name(thing: object) -> str | None:
+    """A stable name for a function-valued setting (an optimizer factory, a schedule)."""
+    if thing is None or isinstance(thing, str):
+        return thing
+    return f"{getattr(thing, '__module__', '?')}.{getattr(thing, '__qualname__', type(thing).__qualname__)}"
+
+
+def _check_settings(checkpoint: Path, stored: dict, wanted: dict) -> None:
+    """A resume continues the run that wrote the checkpoint, or refuses: never a silent mix of two runs."""
+    differ = [k for k in wanted if stored.get(k) != wanted[k]]
+    if differ:
+        was = ", ".join(f"{k}={stored.get(k)!r}" for k in differ)
+        now = ", ".join(f"{k}={wanted[k]!r}" for k in differ)
+        raise ValueError(f"the checkpoint {checkpoint} was written by a run with {was}; this call asks for {now}. "
+                         "Call fit with the run's settings to resume it, or delete the file (or name another "
+                         "checkpoint) to start afresh")
+
+
+def _check_arguments(steps, batch_size, lr, every: dict) -> None:
+    counts = {"steps": steps, "batch_size": batch_size, **{k: v for k, v in every.items() if v is not None}}
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a positive, finite number, got {lr!r}")
 
 
 def _autocast(device: torch.device, amp: bool) -> tuple[str, torch.dtype] | None:
@@ -103,8 +145,14 @@ def fit(
       **test** splits. Their accuracies are recorded for plots and reports; nothing
       here selects a model by them: the returned weights are those of the last step.
     - ``checkpoint``: a file. If it exists, training resumes from it (model, optimisers,
-      step, samplers, random generators and history), so an interrupted run ends with
-      the same weights as an uninterrupted one.
+      step, samplers, the method's own state, random generators and history), so an
+      interrupted run ends with the same weights as an uninterrupted one. The checkpoint
+      stores the run's settings; resuming it with other settings (steps, learning rate,
+      method, domains, ...) is an error, never a silent mix of two runs. Files are checked
+      on reading (``tlbook.files``): a damaged one stops with an error naming it.
+    - A loss term that becomes NaN or infinite stops training with ``NonFiniteLoss``,
+      naming the term and the steps; it is noticed where the terms are read back anyway
+      (every ``log_every`` steps), so a GPU run waits for nothing extra.
     - ``callback(step, method, history)`` runs after every step (``step`` counts from 1).
     - ``amp``: mixed precision, bfloat16 autocast for the forward passes (on a GPU without
       bfloat16 support it raises). The discrepancy losses compute in float32 regardless.
@@ -112,8 +160,8 @@ def fit(
     - Inside a step nothing waits for the device: loss terms are summed on the device and
       read back only every ``log_every`` steps; evaluation reads accuracies back.
     """
-    if steps <= 0:
-        raise ValueError(f"steps must be positive, got {steps}")
+    _check_arguments(steps, batch_size, lr, {"eval_every": eval_every, "log_every": log_every,
+                                             "checkpoint_every": checkpoint_every})
     if target is not None:
         check_same_shape(source, target)
     device = source.device
@@ -137,10 +185,19 @@ def fit(
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     checkpoint_every = checkpoint_every or eval_every
 
+    settings = {"method": type(method).__qualname__, "source": source.name, "target": target.name if target else None,
+                "steps": int(steps), "batch_size": int(batch_size), "optimizer": _name(optimizer), "lr": float(lr),
+                "momentum": float(momentum), "weight_decay": float(weight_decay), "lr_schedule": _name(lr_schedule),
+                "eval_every": int(eval_every), "log_every": int(log_every), "seed": int(seed), "amp": bool(amp)}
     history, start, running, count = History(), 0, {}, 0
     if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        try:
+            state = files.load(checkpoint, "checkpoint", map_location=device)
+        except files.CorruptFile as error:
+            raise files.CorruptFile(f"{error}. It cannot be resumed: delete it to train from the start") from None
+        _check_settings(checkpoint, state["settings"], settings)
         method.load_state_dict(state["method"])
+        method.load_training_state(state["method_training_state"])
         for opt, opt_state in zip(optimizers, state["optimizers"]):
             opt.load_state_dict(opt_state)
         for sampler, sampler_state in zip(samplers, state["samplers"]):
@@ -168,7 +225,12 @@ def fit(
         if done % log_every == 0 or done == steps:
             history.steps.append(done)
             for name, total in running.items():
-                history.terms.setdefault(name, []).append(float(total) / count)
+                mean = float(total) / count
+                if not math.isfinite(mean):
+                    raise NonFiniteLoss(f"{type(method).__name__}: the loss term {name!r} became {mean} at a step between "
+                                        f"{done - count + 1} and {done} (terms are read every {log_every} steps; "
+                                        "log_every=1 names the step). Lower the learning rate or check the inputs")
+                history.terms.setdefault(name, []).append(mean)
             bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.terms.items()}, refresh=False)
             running, count = {}, 0
         if done % eval_every == 0 or done == steps:
@@ -177,12 +239,13 @@ def fit(
                 history.evals.setdefault(name, []).append(accuracy(method, x, y))
         history.seconds = time.perf_counter() - clock
         if checkpoint is not None and (done % checkpoint_every == 0 or done == steps):
-            atomic_save({
-                "step": done, "method": method.state_dict(),
+            files.save({
+                "settings": settings, "step": done, "method": method.state_dict(),
+                "method_training_state": method.training_state(),
                 "optimizers": [opt.state_dict() for opt in optimizers],
                 "samplers": [s.state_dict() for s in samplers], "rng": _rng_state(),
                 "history": asdict(history), "running": running, "count": count,
-            }, checkpoint)  # an interruption while saving never leaves a half-written checkpoint
+            }, checkpoint, "checkpoint")  # atomic: an interruption never leaves a half-written checkpoint
         if callback is not None:
             callback(done, method, history)
     bar.close()

@@ -45,9 +45,18 @@ class L2SP(nn.Module):
         self.alpha, self.beta, self.reference = alpha, beta, reference
         self.new = [n for n in names if any(n.startswith(prefix) for prefix in new)]
         self.transferred = [n for n in names if n not in self.new]
-        # A detached clone (none for plain L2, whose reference is zero): training never moves it.
-        self.anchors = {} if reference == "zero" else {
-            n: p.detach().clone() for n, p in model.named_parameters() if n in self.transferred}
+        # Detached clones (none for plain L2, whose reference is zero): training never moves them. As
+        # buffers they move with .to(device) and are part of state_dict, so a checkpoint keeps them.
+        self.anchor_buffers = {}
+        if reference == "pretrained":
+            for i, (n, p) in enumerate((n, p) for n, p in model.named_parameters() if n in self.transferred):
+                self.register_buffer(f"anchor_{i}", p.detach().clone())
+                self.anchor_buffers[n] = f"anchor_{i}"
+
+    @property
+    def anchors(self) -> dict[str, torch.Tensor]:
+        """The reference value of each transferred parameter, by parameter name (empty for plain L2)."""
+        return {n: getattr(self, buffer) for n, buffer in self.anchor_buffers.items()}
 
     def covered(self) -> list[str]:
         """Names of every parameter the penalty acts on (turn the optimiser's weight decay off for them)."""
@@ -55,8 +64,16 @@ class L2SP(nn.Module):
 
     def forward(self, model: nn.Module) -> torch.Tensor:
         params = dict(model.named_parameters())
+        missing = [n for n in self.transferred + self.new if n not in params]
+        if missing:
+            raise KeyError(f"L2SP was built for a model with parameters {missing[:3]}, which this model lacks")
+        anchors = self.anchors
+        for n, anchor in anchors.items():
+            if params[n].shape != anchor.shape:
+                raise ValueError(f"parameter {n!r} has shape {tuple(params[n].shape)}, but L2SP's reference for it "
+                                 f"has shape {tuple(anchor.shape)}: build L2SP from this model")
         zero = next(iter(params.values())).new_zeros(())
-        pull = zero + sum(((params[n] - self.anchors[n].to(params[n].device) if self.anchors else params[n]) ** 2).sum()
+        pull = zero + sum(((params[n] - anchors[n].to(params[n].device) if anchors else params[n]) ** 2).sum()
                           for n in self.transferred)
         head = zero + sum((params[n] ** 2).sum() for n in self.new)
         return 0.5 * self.alpha * pull + 0.5 * self.beta * head
@@ -68,5 +85,8 @@ def weight_distance(model: nn.Module, reference: nn.Module, prefixes: Sequence[s
     total = 0.0
     for name, p in model.named_parameters():
         if name in theirs and (prefixes is None or any(name.startswith(x) for x in prefixes)):
+            if p.shape != theirs[name].shape:
+                raise ValueError(f"parameter {name!r} has shape {tuple(p.shape)} in the model and "
+                                 f"{tuple(theirs[name].shape)} in the reference: they are not the same architecture")
             total += float(((p.detach() - theirs[name].detach().to(p.device)) ** 2).sum())
     return total ** 0.5

@@ -15,6 +15,11 @@ Batch = tuple[torch.Tensor, "torch.Tensor | None"]
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
 
+def _is_stateful(value: object) -> bool:
+    return (hasattr(value, "state_dict") and hasattr(value, "load_state_dict")
+            and not isinstance(value, (nn.Module, torch.optim.Optimizer)))
+
+
 class Method(nn.Module):
     """A transfer method: a classifier plus the loss it trains with.
 
@@ -42,6 +47,19 @@ class Method(nn.Module):
     def __init__(self, classifier: Classifier):
         super().__init__()
         self.classifier = classifier
+
+    def training_state(self) -> dict:
+        """What training changes besides parameters and buffers: the ``state_dict`` of every attribute
+        that has one and is not a module (e.g. SDT's sampler of labelled target examples). ``fit``
+        checkpoints it with the weights, so a resumed run draws what an uninterrupted one would."""
+        return {name: value.state_dict() for name, value in vars(self).items() if _is_stateful(value)}
+
+    def load_training_state(self, state: dict) -> None:
+        expected = set(self.training_state())
+        if set(state) != expected:
+            raise ValueError(f"{type(self).__name__}: the training state holds {sorted(state)}, expected {sorted(expected)}")
+        for name, value in state.items():
+            getattr(self, name).load_state_dict(value)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits; what evaluation uses."""
