@@ -66,12 +66,12 @@ def test_write_tables_writes_csv_and_markdown(tmp_path):
 def test_an_interrupted_benchmark_resumes_from_the_finished_cells(tmp_path, monkeypatch):
     calls = []
 
-    def fake_cell(method, pair, seed, *args):
+    def fake_cell(method, pair, seed, steps, batch_size, *args):
         if len(calls) == 3 and not hasattr(fake_cell, "interrupted"):
             fake_cell.interrupted = True
             raise KeyboardInterrupt
         calls.append((method, pair, seed))
-        return _cell(method, seed, 0.5 + 0.1 * seed, pair)
+        return Cell(method, pair, seed, steps, 0.5 + 0.1 * seed, 0.9, 0.6, 1.0, 6.0, "cpu", batch_size)
 
     monkeypatch.setattr(bench_run, "run_cell", fake_cell)
     args = (["source-only", "ddc"], ["synth->handwritten"], [0, 1, 2], tmp_path / "cells.csv")

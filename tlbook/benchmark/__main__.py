@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .._utils import device as best_device
 from ..data import PAIRS
@@ -38,6 +39,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     device = best_device(args.device)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        print(f"error: --out {args.out} is a file; it names the folder for cells.csv, summary.csv and summary.md",
+              file=sys.stderr)
+        return 2
     try:
         if args.profile:
             for pair in args.pairs:
@@ -48,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         cells = run_benchmark(args.methods, args.pairs, args.seeds, f"{args.out}/cells.csv", steps=args.steps,
                               batch_size=args.batch_size, device=device, amp=args.amp)
-    except (KeyError, ValueError) as error:
+    except (KeyError, ValueError, OSError) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
     csv_path, md_path = write_tables(cells, args.out, oracle_column=args.oracle)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import time
+import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Sequence
@@ -44,15 +45,34 @@ class Cell:
     pad: float  # proxy A-distance between source and target test features after training
     seconds: float
     device: str
+    batch_size: int = 64  # files written before this column existed used each pair's recipe, 64 for every pair
+
+
+def _recipe(pair: str, steps: int | None, batch_size: int | None) -> dict:
+    """The pair's recipe with the requested overrides; a bad override is an error, not the default."""
+    recipe = {**RECIPES.get(pair, dict(steps=600, batch_size=64))}
+    for name, value in (("steps", steps), ("batch_size", batch_size)):
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            recipe[name] = value
+    return recipe
 
 
 def read_cells(path: str | Path) -> list[Cell]:
-    """The cells stored in a results CSV (empty if the file does not exist)."""
+    """The cells stored in a results CSV (empty if the file does not exist). The file is an append
+    log: a last line cut short by an interruption is left out with a warning."""
     path = Path(path)
     if not path.exists():
         return []
-    with path.open(newline="") as handle:
-        return _parse(csv.DictReader(handle))
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; the results file is a CSV (e.g. {path / 'cells.csv'})")
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        warnings.warn(f"{path}: the last line was cut short (an interrupted write) and is left out; "
+                      "its cell will be trained again", stacklevel=2)
+        text = text[: text.rfind("\n") + 1]
+    return _parse(csv.DictReader(text.splitlines()))
 
 
 def stored_cells() -> list[Cell]:
@@ -70,12 +90,26 @@ def stored_cells() -> list[Cell]:
 def _parse(rows) -> list[Cell]:
     types = {f.name: f.type for f in fields(Cell)}
     cast = {"int": int, "float": float, "str": str}
-    return [Cell(**{k: cast[types[k]](v) for k, v in row.items()}) for row in rows]
+    cells = []
+    for row in rows:
+        if None in row or None in row.values():
+            raise ValueError(f"a row of the results file has {len(row)} fields instead of {len(types)}: {row}")
+        cells.append(Cell(**{k: cast[types[k]](v) for k, v in row.items()}))
+    return cells
 
 
 def _append(path: Path, cell: Cell) -> None:
-    new = not path.exists()
+    new = not path.exists() or path.stat().st_size == 0
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not new:
+        text = path.read_bytes()
+        if not text.endswith(b"\n"):  # drop the line an interruption cut short (read_cells left it out)
+            with path.open("r+b") as handle:
+                handle.truncate(text.rfind(b"\n") + 1)
+        header = text.split(b"\n", 1)[0].decode().strip().split(",")
+        if header != [f.name for f in fields(Cell)]:
+            raise ValueError(f"{path} has the columns {header}, not those of this tlbook version; "
+                             "write the results to a new file")
     with path.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(Cell)])
         if new:
@@ -87,9 +121,7 @@ def _append(path: Path, cell: Cell) -> None:
 def run_cell(method_name: str, pair: str, seed: int, steps: int | None = None, batch_size: int | None = None,
              device: torch.device | str = "cpu", amp: bool = False) -> Cell:
     """Train one method on one pair with one seed and measure it."""
-    recipe = {**RECIPES.get(pair, dict(steps=600, batch_size=64))}
-    recipe["steps"] = steps or recipe["steps"]
-    recipe["batch_size"] = batch_size or recipe["batch_size"]
+    recipe = _recipe(pair, steps, batch_size)
     source, target = load_pair(pair, device=device)
     seed_everything(seed)
     method = make_method(method_name, source.family, source.num_classes)
@@ -99,7 +131,8 @@ def run_cell(method_name: str, pair: str, seed: int, steps: int | None = None, b
     seconds = time.perf_counter() - start
     features = [extract(method.classifier.features, method, d.x_test) for d in (source, target)]
     return Cell(method_name, pair, seed, recipe["steps"], history.final("target test"), history.final("source test"),
-                max(history.evals["target test"]), proxy_a_distance(*features, seed=seed), seconds, str(source.device))
+                max(history.evals["target test"]), proxy_a_distance(*features, seed=seed), seconds, str(source.device),
+                recipe["batch_size"])
 
 
 def run_benchmark(methods: Sequence[str], pairs: Sequence[str], seeds: Sequence[int], results: str | Path, *,
@@ -107,19 +140,31 @@ def run_benchmark(methods: Sequence[str], pairs: Sequence[str], seeds: Sequence[
                   amp: bool = False, progress_bar: bool = True) -> list[Cell]:
     """Every (method, pair, seed) cell, appended to the CSV ``results`` as it finishes.
 
-    Cells already in ``results`` are not run again, so an interrupted benchmark resumes
-    where it stopped. Returns the cells of this request (stored and new).
+    Cells already in ``results`` with the same steps and batch size are not run again, so an
+    interrupted benchmark resumes where it stopped; cells of other settings are trained anew. Returns
+    the cells of this request (stored and new).
     """
     check_names(list(methods), METHODS, "method")
     check_names(list(pairs), PAIRS, "pair")
-    if not seeds:
+    if not len(seeds):
         raise ValueError("no seeds given")
+    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
+    if repeated:
+        raise ValueError(f"seeds {repeated} are given more than once: each seed is one run")
+    for name in ("methods", "pairs"):
+        given = list(methods if name == "methods" else pairs)
+        if len(set(given)) != len(given):
+            raise ValueError(f"{name} are given more than once: {given}")
+    recipes = {pair: _recipe(pair, steps, batch_size) for pair in pairs}  # bad steps fail here, before training
     path = Path(results)
-    done = {(c.method, c.pair, c.seed): c for c in read_cells(path)}
-    wanted = [(m, p, s) for p in pairs for m in methods for s in seeds]
-    todo = [key for key in wanted if key not in done]
-    for method, pair, seed in tqdm(todo, desc="benchmark", disable=not progress_bar):
-        cell = run_cell(method, pair, seed, steps, batch_size, device, amp)
+    if path.is_dir() or (path.parent.exists() and not path.parent.is_dir()):
+        raise NotADirectoryError(f"{path.parent} is not a folder for the results file {path.name}")
+    key = lambda m, p, s: (m, p, s, recipes[p]["steps"], recipes[p]["batch_size"])  # noqa: E731
+    done = {(c.method, c.pair, c.seed, c.steps, c.batch_size): c for c in read_cells(path)}
+    wanted = [key(m, p, s) for p in pairs for m in methods for s in seeds]
+    todo = [k for k in wanted if k not in done]
+    for method, pair, seed, steps_, batch in tqdm(todo, desc="benchmark", disable=not progress_bar):
+        cell = run_cell(method, pair, seed, steps_, batch, device, amp)
         _append(path, cell)
-        done[method, pair, seed] = cell
-    return [done[key] for key in wanted]
+        done[method, pair, seed, steps_, batch] = cell
+    return [done[k] for k in wanted]
