@@ -68,6 +68,17 @@ class LoRAConv2d(nn.Module):
         return self.base(x) + self.scale * self.B(self.A(x))
 
 
+def _check_module_names(model: nn.Module, keep: Sequence[str]) -> None:
+    """``keep`` must name modules of ``model`` (a string is one name, not a list of letters)."""
+    if isinstance(keep, str):
+        raise TypeError(f"keep must be a list of module names, got the string {keep!r}: write keep=[{keep!r}]")
+    names = {name for name, _ in model.named_modules()}
+    unknown = [k for k in keep if k not in names]
+    if unknown:
+        heads = [name for name in names if name.count(".") <= 1 and name]
+        raise KeyError(f"no module named {unknown} in the model; its modules include {sorted(heads)[:12]}")
+
+
 def add_lora(model: nn.Module, rank: int = 4, alpha: float | None = None, keep: Sequence[str] = ()) -> int:
     """Freeze ``model`` and wrap every ``Linear``/``Conv2d`` in a LoRA layer, in place.
 
@@ -76,6 +87,12 @@ def add_lora(model: nn.Module, rank: int = 4, alpha: float | None = None, keep: 
     rank (a 3-input convolution with 5×5 kernels allows 75). Returns the number of
     trainable parameters.
     """
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise ValueError(f"rank must be a positive integer, got {rank!r}")
+    if alpha is not None and not alpha > 0:
+        raise ValueError(f"alpha must be positive (or None for alpha = rank), got {alpha!r}")
+    _check_module_names(model, keep)
+
     def is_kept(name: str) -> bool:
         return any(name == k or name.startswith(k + ".") for k in keep)
 
@@ -100,9 +117,8 @@ def bitfit(model: nn.Module, keep: Sequence[str] = ()) -> int:
     Batch-norm layers keep training their shift (a bias) but normalise with their stored
     statistics. Returns the number of trainable parameters.
     """
+    _check_module_names(model, keep)
     kept = [m for name, m in model.named_modules() if name in keep]
-    if len(kept) != len(set(keep)):
-        raise KeyError(f"some of {list(keep)} are not modules of the model")
     freeze([model])
     for name, p in model.named_parameters():
         if name.endswith("bias"):

@@ -65,6 +65,16 @@ def scale_invariant_mse(reconstruction: torch.Tensor, target: torch.Tensor, mask
         raise ValueError(f"scale_invariant_mse: expected a batch (N, ...) with N >= 1, got {tuple(target.shape)}")
     if not reconstruction.is_floating_point() or not target.is_floating_point():
         raise TypeError(f"scale_invariant_mse: expected floating tensors, got {reconstruction.dtype} and {target.dtype}")
+    if mask is not None:
+        if not isinstance(mask, torch.Tensor):
+            raise TypeError(f"scale_invariant_mse: mask must be a tensor, got {type(mask).__name__}")
+        try:
+            broadcast = torch.broadcast_shapes(mask.shape, target.shape)
+        except RuntimeError:
+            broadcast = None
+        if broadcast != target.shape:
+            raise ValueError(f"scale_invariant_mse: mask of shape {tuple(mask.shape)} does not broadcast to the "
+                             f"images' shape {tuple(target.shape)}")
     error = at_least_float32(target - reconstruction)
     if mask is not None:
         error = error * mask.to(error.dtype).expand_as(error)

@@ -164,12 +164,23 @@ def mk_mmd(
     x, y = _centre(x, y)
     pooled = torch.cat([x, y])
     d2 = squared_distances(pooled, pooled)  # one n+m square matrix serves the bandwidth and all kernels
-    gamma = _median_off_diagonal(d2) if bandwidth is None else torch.as_tensor(bandwidth, dtype=x.dtype, device=x.device)
+    gamma = _median_off_diagonal(d2) if bandwidth is None else _given_bandwidth(bandwidth, x)
     gammas = gamma * torch.tensor(multipliers, dtype=x.dtype, device=x.device)
     beta = torch.tensor(weights, dtype=x.dtype, device=x.device)
     if estimator == "linear":
         return _linear_time(x, y, lambda a, b: _gaussian((a - b).pow(2).sum(1), gammas, beta))
     return _estimate(_gaussian(d2, gammas, beta), len(x), estimator)
+
+
+def _given_bandwidth(bandwidth: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A bandwidth the caller gives must be one positive, finite number (a tensor is checked only
+    when it lives on the CPU: reading a GPU value back would stall every step)."""
+    gamma = torch.as_tensor(bandwidth, dtype=x.dtype, device=x.device)
+    if gamma.numel() != 1:
+        raise ValueError(f"mk_mmd: bandwidth must be one number, got shape {tuple(gamma.shape)}")
+    if gamma.device.type == "cpu" and not (torch.isfinite(gamma) and gamma > 0):
+        raise ValueError(f"mk_mmd: bandwidth must be a positive, finite number, got {float(gamma)}")
+    return gamma.reshape(())
 
 
 @full_precision

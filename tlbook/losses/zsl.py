@@ -23,8 +23,9 @@ def attribute_hinge(scores: torch.Tensor, labels: torch.Tensor, margin: float = 
     indices of the true classes; ``margin`` k ≥ 0. Zero when every true class beats every
     other class by at least k. Vectorised over classes: no Python loop per sample.
     """
-    if scores.ndim != 2 or scores.shape[1] < 2:
-        raise ValueError(f"scores must be (batch, classes) with at least 2 classes, got shape {tuple(scores.shape)}")
+    if scores.ndim != 2 or scores.shape[1] < 2 or scores.shape[0] < 1:
+        raise ValueError(f"scores must be (batch, classes) with at least one example and 2 classes, "
+                         f"got shape {tuple(scores.shape)}")
     if not scores.is_floating_point():
         raise TypeError(f"scores must be a floating tensor, got {scores.dtype}")
     if labels.ndim != 1 or len(labels) != len(scores) or labels.dtype != torch.int64:

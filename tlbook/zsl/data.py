@@ -75,6 +75,13 @@ class ZeroShotData:
         attributes = torch.as_tensor(attributes, dtype=torch.float32, device=self.attributes.device)
         if attributes.ndim != 2 or attributes.shape[0] != self.num_classes:
             raise ValueError(f"expected a ({self.num_classes}, A) attribute matrix, got {tuple(attributes.shape)}")
+        if not torch.isfinite(attributes).all():
+            raise ValueError("the attribute matrix holds NaN or infinite entries")
+        if attributes.numel() and (attributes.min() < 0 or attributes.max() > 1):
+            raise ValueError(f"attributes must lie in [0, 1], got values in [{float(attributes.min()):g}, "
+                             f"{float(attributes.max()):g}]")
+        if isinstance(names, str) or len(names) != attributes.shape[1]:
+            raise ValueError(f"expected {attributes.shape[1]} attribute names, one per column, got {names!r}")
         return replace(self, attributes=attributes, attribute_names=tuple(names))
 
     def validation(self) -> "ZeroShotData":

@@ -21,6 +21,9 @@ def eszsl_fit(features: torch.Tensor, labels: torch.Tensor, signatures: torch.Te
         raise ValueError(f"features (m, d) and signatures (z, a) must be 2-D, got {tuple(features.shape)} and {tuple(signatures.shape)}")
     if labels.ndim != 1 or len(labels) != len(features) or labels.dtype != torch.int64:
         raise ValueError(f"labels must be int64 of shape ({len(features)},), got {labels.dtype} {tuple(labels.shape)}")
+    if len(features) == 0 or features.shape[1] == 0 or signatures.numel() == 0:
+        raise ValueError(f"eszsl_fit needs at least one example, one feature and one class signature, got features "
+                         f"{tuple(features.shape)} and signatures {tuple(signatures.shape)}")
     if labels.min() < 0 or labels.max() >= len(signatures):
         raise ValueError(f"labels must index the {len(signatures)} rows of signatures")
     if gamma <= 0 or lam <= 0:
