@@ -10,7 +10,7 @@ import tlbook.finetune
 import tlbook.methods
 from tlbook.data import labelled_subset, load_pair
 from tlbook.finetune import L2SP, FineTune
-from tlbook.methods import (CMD, DAN, DANN, DDC, DSN, SDT, DeepCORAL, Discrepancy, Method, PixelDA, SourceOnly,
+from tlbook.methods import (CMD, DAN, DANN, DDC, DSN, SDT, AdaBN, DeepCORAL, Discrepancy, Method, PixelDA, SourceOnly,
                             TargetOnly)
 from tlbook.losses import coral
 from tlbook.nn import digit_classifier
@@ -39,7 +39,8 @@ FACTORIES = {
     DAN: lambda s, t: DAN(_network()),
     DeepCORAL: lambda s, t: DeepCORAL(_network()),
     CMD: lambda s, t: CMD(_network()),
-    DANN: lambda s, t: DANN(_network()),
+    DANN: lambda s, t: DANN(digit_classifier(widths=(4, 8), bottleneck=16, batch_norm=True), domain_batch_norm=True),
+    AdaBN: lambda s, t: AdaBN(digit_classifier(widths=(4, 8), bottleneck=16, batch_norm=True)),
     SDT: _sdt,
     PixelDA: lambda s, t: PixelDA(_network(), (3, 16, 16)),
     DSN: lambda s, t: DSN(_network(), (3, 16, 16)),

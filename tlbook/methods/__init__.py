@@ -1,13 +1,13 @@
 """Methods: a classifier plus its training loss, all driven by ``tlbook.fit``."""
 from .adversarial import DANN
 from .base import Batch, Method
-from .baselines import SourceOnly, TargetOnly
+from .baselines import AdaBN, SourceOnly, TargetOnly
 from .dsn import DSN
 from .discrepancy import CMD, DAN, DDC, DeepCORAL, Discrepancy
 from .pixelda import PixelDA
 from .sdt import SDT, source_soft_labels
 
 __all__ = [
-    "Batch", "CMD", "DAN", "DANN", "DDC", "DeepCORAL", "Discrepancy", "DSN", "Method", "PixelDA", "SDT", "SourceOnly", "TargetOnly",
+    "AdaBN", "Batch", "CMD", "DAN", "DANN", "DDC", "DeepCORAL", "Discrepancy", "DSN", "Method", "PixelDA", "SDT", "SourceOnly", "TargetOnly",
     "source_soft_labels",
 ]

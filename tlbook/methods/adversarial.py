@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses import domain_classification
-from ..nn import Classifier, DomainDiscriminator, GradientReversal
+from ..nn import Classifier, DomainDiscriminator, GradientReversal, batch_norm_layers, running_stats_frozen
 from ..schedules import dann_lambda
 from .base import Batch, Method
 
@@ -61,26 +61,42 @@ class DANN(Method):
     - Train with the paper's SGD schedule: ``fit(..., optimizer="sgd", lr=0.01, momentum=0.9,
       lr_schedule=schedules.dann_lr)``.
 
-    Source and target go through the network in one concatenated batch. Logged terms:
-    ``classification``, ``domain`` (the discriminator's loss; log 2 ≈ 0.693 at chance),
-    ``domain accuracy`` and ``lambda``.
+    Source and target go through the network in one concatenated batch, so batch-norm layers (if
+    any) see the mixture. ``domain_batch_norm=True`` passes them separately instead: each batch is
+    normalised with its own domain's statistics, and the running averages follow the target only
+    (the source pass leaves them alone), so at test time the network is normalised for the target,
+    as in AdaBN. That alone can change target accuracy: compare with ``weight=0`` (the same passes,
+    no adversary) to see the adversary's share. Logged terms: ``classification``, ``domain`` (the
+    discriminator's loss; log 2 ≈ 0.693 at chance), ``domain accuracy`` and ``lambda``.
     """
 
     def __init__(self, classifier: Classifier, *, layer: str = "backbone", weight: float = 1.0,
                  schedule: Callable[[float], float] = dann_lambda, discriminator: nn.Module | None = None,
-                 hidden: tuple[int, ...] = (100,)):
+                 hidden: tuple[int, ...] = (100,), domain_batch_norm: bool = False):
         super().__init__(classifier)
         if weight < 0:
             raise ValueError(f"weight must be non-negative, got {weight}")
+        if domain_batch_norm and not batch_norm_layers(classifier):
+            raise ValueError("domain_batch_norm=True needs a network with batch-norm layers (batch_norm=True)")
         self.layer, self.weight, self.schedule = layer, weight, schedule
+        self.domain_batch_norm = domain_batch_norm
         self.discriminator = discriminator or DomainDiscriminator(layer_width(classifier, layer), hidden)
         self.reversal = GradientReversal(0.0)
+
+    def _activations(self, xs: torch.Tensor, xt: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every named activation for the source rows, then the target rows."""
+        if not self.domain_batch_norm:
+            return self.classifier.activations(torch.cat([xs, xt]))
+        with running_stats_frozen(self.classifier):
+            source = self.classifier.activations(xs)
+        target = self.classifier.activations(xt)
+        return {name: torch.cat([source[name], target[name]]) for name in source}
 
     def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         (xs, ys), (xt, _) = source, target
         if xt is None:
             raise ValueError("DANN needs target batches: pass a target domain to fit")
-        acts = self.classifier.activations(torch.cat([xs, xt]))
+        acts = self._activations(xs, xt)
         n = len(xs)
         classification = F.cross_entropy(acts["logits"][:n], ys)
         self.reversal.coefficient = self.weight * self.schedule(progress)

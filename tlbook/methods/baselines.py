@@ -4,9 +4,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..nn import batch_norm_layers, running_stats_frozen
 from .base import Batch, Method
 
-__all__ = ["SourceOnly", "TargetOnly"]
+__all__ = ["AdaBN", "SourceOnly", "TargetOnly"]
 
 
 class SourceOnly(Method):
@@ -38,4 +39,33 @@ class TargetOnly(Method):
         if yt is None:
             raise ValueError("TargetOnly needs labelled target batches")
         classification = F.cross_entropy(self.classifier(xt), yt)
+        return classification, {"classification": classification.detach()}
+
+
+class AdaBN(Method):
+    """Source-only training whose batch-norm layers are normalised for the **target** at test time
+    (Li, Wang, Shi, Liu & Hou, "Revisiting batch normalization for practical domain adaptation", 2016).
+
+    Each step trains on the source batch exactly as ``SourceOnly`` does (normalised with its own
+    batch statistics), with the running averages left alone; then the unlabelled target batch passes
+    through the network without gradients, only to move the running averages. At test time every
+    batch-norm layer therefore uses target statistics: the paper's AdaBN, with running averages over
+    the last target batches in place of one pass over the whole target set. A baseline for every
+    adaptation method on a network with batch norm: what the batch statistics alone buy.
+    """
+
+    def __init__(self, classifier):
+        super().__init__(classifier)
+        if not batch_norm_layers(classifier):
+            raise ValueError("AdaBN changes batch-norm statistics, and this network has no batch-norm layer "
+                             "(build it with batch_norm=True)")
+
+    def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        (xs, ys), (xt, _) = source, target
+        if xt is None:
+            raise ValueError("AdaBN needs unlabelled target batches: pass a target domain to fit")
+        with running_stats_frozen(self.classifier):
+            classification = F.cross_entropy(self.classifier(xs), ys)
+        with torch.no_grad():
+            self.classifier(xt)  # only moves the running averages towards the target's statistics
         return classification, {"classification": classification.detach()}
