@@ -59,3 +59,21 @@ def test_comparison_table_pairs_gains_by_seed():
         comparison_table([runs("other", [0.5, 0.5], seeds=(3, 4))], baseline=base)
     one_seed = comparison_table([base, runs("short", [0.6], seeds=(1,))], baseline=base)
     assert "| short (1 seed) | 60.0 ± 0.0 | 90.0 ± 0.0 | 10.0 ± 0.0 |" in one_seed
+
+
+def test_glue_hands_python_numbers_to_myst_nb(monkeypatch):
+    import sys
+    import types
+
+    import numpy as np
+
+    from tlbook.experiment import glue
+
+    glued = {}
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, value, display=True: glued.update({name: (value, display)})
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    glue("gain", np.float64(10.4))
+    glue("peak", np.int64(3))
+    assert glued == {"gain": (10.4, False), "peak": (3, False)}
+    assert type(glued["gain"][0]) is float and type(glued["peak"][0]) is int

@@ -12,7 +12,7 @@ from .data import Domain
 from .methods import Method
 from .train import History, fit
 
-__all__ = ["Runs", "comparison_table", "mean_std", "repeat"]
+__all__ = ["Runs", "comparison_table", "glue", "mean_std", "repeat"]
 
 
 def mean_std(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
@@ -86,3 +86,17 @@ def comparison_table(runs: Sequence[Runs], baseline: Runs | None = None) -> str:
             row += f" {mean_std(r.accuracies() - paired)} |"
         rows.append(row)
     return "\n".join(rows)
+
+
+def glue(name: str, value: object) -> None:
+    """Hand a computed value to the page's prose, where ``{glue:text}`name:.1f``` quotes it, so the text
+    and the tables next to it come from the same run and cannot drift apart (myst-nb's ``glue``).
+    Where myst-nb is not installed (e.g. a notebook opened on Colab) it does nothing."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
+    if isinstance(value, np.generic):  # a NumPy scalar's text is "np.float64(…)": glue the Python number
+        value = value.item()
+    myst_glue(name, value, display=False)
+
