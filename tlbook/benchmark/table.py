@@ -75,7 +75,8 @@ def to_markdown(rows: Sequence[Row], cells: Sequence[Cell], oracle_column: bool 
         _, accs = seed_accuracies(cells, row.pair, row.method)
         name = f"{row.method} (oracle: trains on target labels)" if row.oracle else row.method
         closed = "—" if row.gap_closed is None else f"{100 * row.gap_closed:+.0f}%"
-        line = f"| {row.pair} | {name} | {mean_std(accs)} | {closed} | {row.pad_mean:.2f} | {1000 * row.seconds_per_step:.0f} |"
+        pair = row.pair.replace("->", "\u2011>")  # a non-breaking hyphen: the pair's name stays on one line
+        line = f"| {pair} | {name} | {mean_std(accs)} | {closed} | {row.pad_mean:.2f} | {1000 * row.seconds_per_step:.0f} |"
         lines.append(line + (f" {100 * row.oracle_mean:.1f} |" if oracle_column else ""))
     return "\n".join(lines)
 
