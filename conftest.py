@@ -6,8 +6,9 @@ thread range, so that a claim which holds only at one thread count fails one of 
 - the build (book/_ext/parallel_execution.py) runs several kernels at once, one math thread each on
   a two-core machine;
 - the tests run every notebook in one pytest-xdist worker, one after another, each kernel with the
-  reader's default threads (every core, as in Jupyter or on Colab), while the other workers run the
-  unit tests with one math thread each.
+  reader's default threads (every core, as in Jupyter or on Colab). The unit tests (one math thread
+  per worker) come first, in collection order (``--no-loadscope-reorder``): a kernel with every core
+  next to a busy unit-test worker would fight it for the cores and run several times slower.
 """
 import os
 
