@@ -73,6 +73,7 @@ def _student_frame(error: BaseException) -> str:
 def call_student(name: str, student: Callable, args: tuple, kwargs: dict | None = None, where: str = "") -> Any:
     """``student(*args, **kwargs)``; any exception becomes a ``CheckFailed`` naming the input, the
     student's exception and the line of the student's code that raised it."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     try:
         return student(*args, **(kwargs or {}))
     except NotImplementedError as error:
@@ -84,6 +85,7 @@ def call_student(name: str, student: Callable, args: tuple, kwargs: dict | None 
 
 def expect_tensor(name: str, got: Any, expected: torch.Tensor, where: str) -> None:
     """``got`` must be a tensor with ``expected``'s shape, dtype and device; each miss is named."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     if not isinstance(got, torch.Tensor):
         kind = type(got).__module__.split(".")[0] + "." + type(got).__qualname__ if type(got).__module__ != "builtins" else type(got).__name__
         hint = (" (a NumPy array: keep the computation in torch, so that it runs on the GPU and gradients flow)"
@@ -126,6 +128,7 @@ def run_checks(name: str, student: Callable, reference: Callable, cases: Sequenc
     are computed on copies made before the call, so a student who changes an input in place cannot
     change what is expected (and is told about it). Where the reference carries a gradient, the
     student's result must too."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     for case in cases:
         pristine = _copy((case.args, case.kwargs))
         args, kwargs = _copy((case.args, case.kwargs))
@@ -155,6 +158,7 @@ def run_checks(name: str, student: Callable, reference: Callable, cases: Sequenc
 
 def _check_gradient_flows(name: str, student: Callable, reference: Callable, case: Case) -> None:
     """Where the reference's result depends differentiably on the inputs, the student's must too."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     expected = reference(*_with_grad(case.args), **case.kwargs)
     if not expected.requires_grad:
         return

@@ -36,6 +36,7 @@ def _cov(x: torch.Tensor, ddof: int) -> torch.Tensor:
 
 def mmd(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """``student(x, y)``: the biased linear-kernel MMD² of DDC, :math:`\\|\\bar x - \\bar y\\|_2^2`."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     mistakes = [
         Mistake("the norm is not squared: MMD² is the *squared* distance between the means", lambda x, y: (x.mean(0) - y.mean(0)).norm()),
         Mistake("you averaged over the features too: sum the squared differences over features, average only over examples",
@@ -50,6 +51,7 @@ def mk_mmd(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Non
     :math:`\\exp(-\\|a-b\\|^2 / (m_u\\gamma))`, :math:`m_u = 2^{-8}, 2^{-7.5}, …, 2^{8}`, uniform weights, and
     :math:`\\gamma` the median squared distance between distinct pooled rows, **detached** (the mean of the
     two middle values when their number is even, or the lower one as ``torch.median`` gives: both pass)."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     multipliers = losses.dan_bandwidths()
 
     def variant(x, y, *, detach=True, diagonal=False, estimator="biased", squared=True, lower=False):
@@ -98,6 +100,7 @@ def mk_mmd(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Non
 
 def coral(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """``student(x, y)``: Deep CORAL's :math:`\\|C_S - C_T\\|_F^2 / 4d^2` with unbiased covariances."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     def fro(a, b):
         return (a - b).pow(2).sum()
 
@@ -115,6 +118,7 @@ def coral(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None
 def cmd(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """``student(x, y)``: CMD of order 5 for activations in [0, 1]:
     :math:`\\|E(X) - E(Y)\\|_2 + \\sum_{k=2}^{5} \\|c_k(X) - c_k(Y)\\|_2` with central moments :math:`c_k`."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     def variant(x, y, central=True, mean_term=True, squared=False):
         norm = (lambda v: v.pow(2).sum()) if squared else (lambda v: v.norm())
         total = norm(x.mean(0) - y.mean(0)) if mean_term else x.new_zeros(())
@@ -143,6 +147,7 @@ def _domain_logits() -> list[Case]:
 
 def confusion(student: Callable[[torch.Tensor], torch.Tensor]) -> None:
     """``student(logits)``: cross-entropy between softmax(logits) (N×D) and the uniform distribution over the D domains."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     mistakes = [
         Mistake("you summed over the domains: the uniform target gives each log-probability weight 1/D",
                 lambda z: -F.log_softmax(z, 1).sum(1).mean()),
@@ -156,6 +161,7 @@ def confusion(student: Callable[[torch.Tensor], torch.Tensor]) -> None:
 def soft_labels(student: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> None:
     """``student(logits, labels, temperature)``: the C×C table whose row k is the mean of
     softmax(logits / temperature) over the examples of class k."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     g = torch.Generator().manual_seed(4)
     cases = []
     for n, c, dtype, tau in ((40, 4, torch.float32, 2.0), (6, 3, torch.float64, 3.0)):
@@ -180,6 +186,7 @@ def soft_labels(student: Callable[[torch.Tensor, torch.Tensor, float], torch.Ten
 def difference(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """``student(shared, private)``: DSN's difference loss, the mean squared entry of
     :math:`\\tilde H_c^\\top \\tilde H_p` with codes centred over the batch and rows scaled to unit length."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     g = torch.Generator().manual_seed(5)
     cases = []
     for n, dc, dp, dtype in ((16, 6, 4, torch.float32), (2, 3, 3, torch.float32), (10, 5, 7, torch.float64)):
@@ -209,6 +216,7 @@ def difference(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) ->
 def scale_invariant_mse(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """``student(reconstruction, target)``: per example :math:`\\frac1k\\|d\\|^2 - \\frac1{k^2}(\\sum d)^2`
     with d = target − reconstruction over its k entries, averaged over the batch."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     g = torch.Generator().manual_seed(6)
     cases = []
     for shape, dtype in (((4, 3, 5, 5), torch.float32), ((1, 1, 4, 4), torch.float32), ((3, 10), torch.float64)):
@@ -232,6 +240,7 @@ def scale_invariant_mse(student: Callable[[torch.Tensor, torch.Tensor], torch.Te
 
 def zsl_hinge(student: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> None:
     """``student(scores, labels, margin)``: mean over the batch of max(0, margin − s_true + max_{m≠true} s_m)."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     g = torch.Generator().manual_seed(7)
     cases = []
     for n, c, dtype in ((12, 5, torch.float32), (1, 2, torch.float32), (7, 4, torch.float64)):

@@ -15,6 +15,7 @@ __all__ = ["gradient_reversal", "l2sp", "lora_linear"]
 
 def gradient_reversal(student: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
     """``student(x, lam)``: the identity going forward, :math:`-\\lambda\\,g` going back."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     g = torch.Generator().manual_seed(8)
     for device in devices():
         for lam, dtype in ((0.3, torch.float64), (2.5, torch.float32), (1.0, torch.float32)):
@@ -56,6 +57,7 @@ def l2sp(student: Callable[[nn.Module, nn.Module, float, float, str], torch.Tens
     """``student(model, start, alpha, beta, head)``: :math:`\\frac{\\alpha}{2}\\|w_S - w_S^0\\|^2 +
     \\frac{\\beta}{2}\\|w_{head}\\|^2`, where ``start`` is a copy of the model before fine-tuning and
     ``head`` the name prefix of the new (not transferred) parameters."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     cases = []
     for seed, (alpha, beta) in enumerate(((0.1, 0.01), (1.0, 0.0), (0.0, 0.5))):
         start = _small_model(seed)
@@ -90,6 +92,7 @@ def lora_linear(student_class: type) -> None:
     """``student_class(base: nn.Linear, rank: int, alpha: float)``: a module with parameters ``A``
     (rank × in) and ``B`` (out × rank, initialised to zero) whose forward is
     ``base(x) + (alpha / rank) · x Aᵀ Bᵀ``, with ``base`` frozen."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     torch.manual_seed(9)
     base = nn.Linear(6, 4)
     layer = call_student("lora_linear", student_class, (copy.deepcopy(base), 2, 4.0), where="LoRA(Linear(6, 4), rank 2, alpha 4)")
