@@ -104,11 +104,12 @@ def _execute_in_parallel(app, env, docnames) -> None:
     if app.config.nb_execution_mode != "cache" or not app.config.nb_execution_cache_path:
         return
     requested = os.environ.get("TLBOOK_BUILD_WORKERS") or app.config.execution_workers
-    workers, threads = workers_and_threads(requested, available_cores())
+    workers, _ = workers_and_threads(requested, available_cores())
     pending = _notebooks_to_execute(app, env, docnames)
     if workers < 2 or len(pending) < 2:
         return
-    workers = min(workers, len(pending))
+    # fewer notebooks than workers: fewer kernels, and the cores shared among those that run
+    workers, threads = workers_and_threads(min(workers, len(pending)), available_cores())
     logger.info(f"[parallel_execution] executing {len(pending)} notebooks, {workers} at a time, "
                 f"{os.environ.get('OMP_NUM_THREADS', threads)} math thread(s) per kernel")
     cache = get_cache(app.config.nb_execution_cache_path)
