@@ -4,12 +4,15 @@
 - ``summarise`` / ``write_tables``: mean ± std, share of the source-only → target-only gap closed,
   proxy A-distance, time per step; an oracle column (selection by target labels) only on request;
 - ``stored_cells()``: the benchmark the book reports, shipped with the package;
+- ``run_study`` / ``stored_cells(study)``: the chapters' heavier grids (``STUDIES``), made and stored the same way;
 - ``profile_methods``: steps per second and peak memory on the current device (the GPU check).
 """
 from .profile import profile_methods
-from .registry import METHODS, make_method, network
-from .run import RECIPES, Cell, read_cells, run_benchmark, run_cell, stored_cells
+from .registry import METHODS, Entry, make_method, network
+from .run import RECIPES, Cell, read_cells, run_benchmark, run_cell, stored_cells, train_cell
+from .studies import STUDIES, Study, paired_gains, run_study, study_table
 from .table import Row, gap_closed, seed_accuracies, summarise, to_markdown, write_tables
 
-__all__ = ["Cell", "METHODS", "RECIPES", "Row", "gap_closed", "make_method", "network", "profile_methods",
-           "read_cells", "run_benchmark", "run_cell", "seed_accuracies", "stored_cells", "summarise", "to_markdown", "write_tables"]
+__all__ = ["Cell", "Entry", "METHODS", "RECIPES", "Row", "STUDIES", "Study", "gap_closed", "make_method", "network",
+           "paired_gains", "profile_methods", "read_cells", "run_benchmark", "run_cell", "run_study", "seed_accuracies",
+           "stored_cells", "study_table", "summarise", "to_markdown", "train_cell", "write_tables"]

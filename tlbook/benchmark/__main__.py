@@ -4,6 +4,7 @@ Examples::
 
     python -m tlbook.benchmark --methods source-only target-only dan --pairs synth->handwritten --seeds 0 1 2
     python -m tlbook.benchmark --profile --pairs synth->handwritten      # steps/s and peak memory
+    python -m tlbook.benchmark --study adaptation-2000 --seeds 0 1 2 3 4  # a chapter's stored grid
 """
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from ..data import PAIRS
 from .profile import profile_methods
 from .registry import METHODS
 from .run import run_benchmark
+from .studies import STUDIES, run_study, study_table
 from .table import write_tables
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tlbook.benchmark", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), help=f"known: {', '.join(METHODS)}")
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help=f"known: {', '.join(METHODS)} (default: all); with --study, its configurations (default: all)")
     parser.add_argument("--pairs", nargs="+", default=["synth->handwritten", "handwritten->handwritten-m"],
                         help=f"known: {', '.join(PAIRS)}")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -33,6 +36,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best available)")
     parser.add_argument("--amp", action="store_true", help="bfloat16 mixed precision")
     parser.add_argument("--profile", action="store_true", help="only time each method (steps/s, peak memory)")
+    parser.add_argument("--study", default=None, help=f"train a stored study instead (known: {', '.join(STUDIES)}); "
+                        "its pair and steps are fixed, its cells go to OUT/<study>.csv")
     return parser.parse_args(argv)
 
 
@@ -44,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
+        if args.study is not None:
+            cells = run_study(args.study, args.seeds, Path(args.out) / f"{args.study}.csv", args.methods, device=device)
+            print(study_table(cells, args.study, list(dict.fromkeys(c.method for c in cells))))
+            print(f"written: {args.out}/{args.study}.csv")
+            return 0
+        args.methods = args.methods or list(METHODS)
         if args.profile:
             for pair in args.pairs:
                 for row in profile_methods(args.methods, pair, steps=args.steps or 300, device=device, amp=args.amp):

@@ -28,7 +28,7 @@ def profile_methods(methods: Sequence[str], pair: str, steps: int = 300, batch_s
     rows = []
     for name in methods:
         seed_everything(0)
-        method = make_method(name, source.family, source.num_classes)
+        method = make_method(name, source, target, 0, steps)
         options = dict(batch_size=batch_size, progress_bar=False, amp=amp, eval_sets={}, **TRAINING)
         fit(method, source, target, steps=20, **options)  # warm-up: kernels, allocator, autotuning
         if cuda:

@@ -1,13 +1,24 @@
-"""The methods the benchmark knows, by name, each with the configuration its chapter uses."""
+"""The methods the benchmark knows, by name: how each is built and what it sees of the target.
+
+Each entry builds a fresh method for a (source, target) pair and a seed, with the configuration of its
+chapter on the benchmark's network (``network``); nothing here was tuned on target labels.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
-from ..methods import CMD, DAN, DDC, DeepCORAL, Method, SourceOnly, TargetOnly
-from ..nn import MLP, Classifier, digit_classifier
+from ..data import Domain, labelled_subset
+from ..methods import CMD, DAN, DANN, DDC, DSN, SDT, DeepCORAL, Method, PixelDA, SourceOnly, TargetOnly, source_soft_labels
+from ..nn import MLP, Classifier, PixelGenerator, digit_classifier
 from ..schedules import dann_lambda
+from ..train import fit
 
-__all__ = ["METHODS", "network", "make_method", "check_names"]
+__all__ = ["METHODS", "Entry", "network", "make_method", "check_names"]
+
+#: What a method sees of the target domain, besides its unlabelled images.
+UNSUPERVISED, FEW_LABELS, ORACLE, NONE = "unlabelled target", "5 labelled target images per class", "all target labels (oracle)", "nothing of the target"
+SDT_LABELS_PER_CLASS = 5
 
 
 def network(family: str, num_classes: int, bottleneck_activation: str = "relu") -> Classifier:
@@ -20,14 +31,46 @@ def network(family: str, num_classes: int, bottleneck_activation: str = "relu") 
     raise ValueError(f"the benchmark has no network for the {family!r} family; it knows 'digits' and 'toy'")
 
 
-#: name -> (family, num_classes) -> a fresh method. Chapter 2's weights and layers; nothing tuned on target labels.
-METHODS: dict[str, Callable[[str, int], Method]] = {
-    "source-only": lambda f, c: SourceOnly(network(f, c)),
-    "target-only": lambda f, c: TargetOnly(network(f, c)),
-    "ddc": lambda f, c: DDC(network(f, c), weight=0.25, schedule=dann_lambda),
-    "dan": lambda f, c: DAN(network(f, c), schedule=dann_lambda),
-    "deep-coral": lambda f, c: DeepCORAL(network(f, c), weight=1.0),
-    "cmd": lambda f, c: CMD(network(f, c, "sigmoid"), weight=0.1, schedule=dann_lambda),
+@dataclass(frozen=True)
+class Entry:
+    """One benchmark method: ``build(source, target, seed, steps)`` returns it ready for ``fit``."""
+
+    build: Callable[[Domain, Domain, int, int], Method]
+    sees: str = UNSUPERVISED  # what of the target it trains on: the table marks everything but unlabelled images
+    images_only: bool = False  # needs image domains (a decoder or a generator of pixels)
+
+
+def _net(source: Domain, activation: str = "relu") -> Classifier:
+    return network(source.family, source.num_classes, activation)
+
+
+def _pixelda(source: Domain, target: Domain, seed: int, steps: int) -> PixelDA:
+    channels, size, _ = source.input_shape  # chapter 3's small generator: the default one is slow on a CPU
+    return PixelDA(_net(source), source.input_shape, content_weight=1.0,
+                   generator=PixelGenerator(channels, channels, size, width=16, blocks=1))
+
+
+def _sdt(source: Domain, target: Domain, seed: int, steps: int) -> SDT:
+    """SDT as in chapter 3: start from a source-only network (trained here for the same steps, on the
+    same seed), soft labels from it at τ = 2, five labelled target training images per class."""
+    start = SourceOnly(_net(source))
+    fit(start, source, None, steps=steps, batch_size=64, optimizer="adam", lr=1e-3, seed=seed, eval_sets={}, progress_bar=False)
+    soft = source_soft_labels(start.classifier, source, temperature=2.0)
+    return SDT(start.classifier, labelled_subset(target, SDT_LABELS_PER_CLASS, seed), soft, seed=seed)
+
+
+#: name -> entry. Chapter 2's weights and layers for the discrepancy methods; chapter 3 and 4's for the others.
+METHODS: dict[str, Entry] = {
+    "source-only": Entry(lambda s, t, seed, steps: SourceOnly(_net(s)), sees=NONE),
+    "target-only": Entry(lambda s, t, seed, steps: TargetOnly(_net(s)), sees=ORACLE),
+    "ddc": Entry(lambda s, t, seed, steps: DDC(_net(s), weight=0.25, schedule=dann_lambda)),
+    "dan": Entry(lambda s, t, seed, steps: DAN(_net(s), schedule=dann_lambda)),
+    "deep-coral": Entry(lambda s, t, seed, steps: DeepCORAL(_net(s), weight=1.0)),
+    "cmd": Entry(lambda s, t, seed, steps: CMD(_net(s, "sigmoid"), weight=0.1, schedule=dann_lambda)),
+    "dann": Entry(lambda s, t, seed, steps: DANN(_net(s))),
+    "dsn": Entry(lambda s, t, seed, steps: DSN(_net(s), s.input_shape), images_only=True),
+    "pixelda": Entry(_pixelda, images_only=True),
+    "sdt": Entry(_sdt, sees=FEW_LABELS),
 }
 
 
@@ -40,7 +83,10 @@ def check_names(names: list[str], known: dict | list, kind: str) -> None:
         raise ValueError(f"no {kind}s given; known {kind}s: {', '.join(known)}")
 
 
-def make_method(name: str, family: str, num_classes: int) -> Method:
-    """A fresh method ``name`` for a domain family."""
+def make_method(name: str, source: Domain, target: Domain, seed: int = 0, steps: int = 600) -> Method:
+    """A fresh method ``name`` for the pair (``steps``: the cell's, for methods that pre-train)."""
     check_names([name], METHODS, "method")
-    return METHODS[name](family, num_classes)
+    entry = METHODS[name]
+    if entry.images_only and len(source.input_shape) != 3:
+        raise ValueError(f"{name} needs image domains (channels, height, width); {source.name!r} has inputs of shape {source.input_shape}")
+    return entry.build(source, target, seed, steps)

@@ -6,18 +6,19 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from tqdm import tqdm
 
 from .._utils import seed_everything
-from ..data import PAIRS, load_pair
+from ..data import PAIRS, Domain, load_pair
+from ..methods import Method
 from ..metrics import extract, proxy_a_distance
 from ..train import fit
 from .registry import METHODS, check_names, make_method
 
-__all__ = ["Cell", "RECIPES", "read_cells", "run_benchmark", "run_cell", "stored_cells"]
+__all__ = ["Cell", "RECIPES", "append_cell", "read_cells", "run_benchmark", "run_cell", "stored_cells", "train_cell"]
 
 #: The optimiser every benchmark run uses (chapter 2's recipe; the weights of the last step are reported).
 TRAINING = dict(optimizer="adam", lr=1e-3)
@@ -42,7 +43,7 @@ class Cell:
     target_test: float  # accuracy of the last step's weights: no selection
     source_test: float
     oracle_best_target: float  # best target-test accuracy over the evaluations: an ORACLE, uses target labels
-    pad: float  # proxy A-distance between source and target test features after training
+    pad: float  # proxy A-distance between source and target test features after training (nan: not measured)
     seconds: float
     device: str
     batch_size: int = 64  # files written before this column existed used each pair's recipe, 64 for every pair
@@ -75,14 +76,17 @@ def read_cells(path: str | Path) -> list[Cell]:
     return _parse(csv.DictReader(text.splitlines()))
 
 
-def stored_cells() -> list[Cell]:
+def stored_cells(study: str | None = None) -> list[Cell]:
     """The cells behind the book's benchmark chapter, shipped with the package
-    (``tlbook/benchmark/results/cells.csv``; how they were made is in ``results/README.md``)."""
+    (``tlbook/benchmark/results/cells.csv``; how they were made is in ``results/README.md``), or
+    those of a stored ``study`` (``results/<study>.csv``, see ``tlbook.benchmark.STUDIES``)."""
     from importlib.resources import files
 
-    path = files("tlbook.benchmark") / "results" / "cells.csv"
+    name = "cells" if study is None else study
+    path = files("tlbook.benchmark") / "results" / f"{name}.csv"
     if not path.is_file():
-        raise FileNotFoundError(f"the stored benchmark is missing ({path}); run python -m tlbook.benchmark to make it")
+        how = "python -m tlbook.benchmark" + ("" if study is None else f" --study {study}")
+        raise FileNotFoundError(f"the stored results {name!r} are missing ({path}); run {how} to make them")
     with path.open(newline="") as handle:
         return _parse(csv.DictReader(handle))
 
@@ -98,7 +102,7 @@ def _parse(rows) -> list[Cell]:
     return cells
 
 
-def _append(path: Path, cell: Cell) -> None:
+def append_cell(path: Path, cell: Cell) -> None:
     new = not path.exists() or path.stat().st_size == 0
     path.parent.mkdir(parents=True, exist_ok=True)
     if not new:
@@ -122,17 +126,27 @@ def run_cell(method_name: str, pair: str, seed: int, steps: int | None = None, b
              device: torch.device | str = "cpu", amp: bool = False) -> Cell:
     """Train one method on one pair with one seed and measure it."""
     recipe = _recipe(pair, steps, batch_size)
+    build = lambda source, target: make_method(method_name, source, target, seed, recipe["steps"])  # noqa: E731
+    return train_cell(method_name, build, pair, seed, recipe["steps"], recipe["batch_size"], device, amp)
+
+
+def train_cell(name: str, build: Callable[[Domain, Domain], Method], pair: str, seed: int, steps: int, batch_size: int,
+               device: torch.device | str = "cpu", amp: bool = False, measure_pad: bool = True) -> Cell:
+    """Seed, ``build(source, target)``, train with the benchmark's optimiser, and measure: the one
+    place a cell is made (benchmark and studies). The time includes building (SDT pre-trains there)."""
     source, target = load_pair(pair, device=device)
     seed_everything(seed)
-    method = make_method(method_name, source.family, source.num_classes)
     start = time.perf_counter()
-    history = fit(method, source, target, seed=seed, progress_bar=False, eval_every=max(1, recipe["steps"] // 10),
-                  amp=amp, **TRAINING, **recipe)
+    method = build(source, target)
+    history = fit(method, source, target, steps=steps, batch_size=batch_size, seed=seed, progress_bar=False,
+                  eval_every=max(1, steps // 10), amp=amp, **TRAINING)
     seconds = time.perf_counter() - start
-    features = [extract(method.classifier.features, method, d.x_test) for d in (source, target)]
-    return Cell(method_name, pair, seed, recipe["steps"], history.final("target test"), history.final("source test"),
-                max(history.evals["target test"]), proxy_a_distance(*features, seed=seed), seconds, str(source.device),
-                recipe["batch_size"])
+    pad = float("nan")
+    if measure_pad:
+        features = [extract(method.classifier.features, method, d.x_test) for d in (source, target)]
+        pad = proxy_a_distance(*features, seed=seed)
+    return Cell(name, pair, seed, steps, history.final("target test"), history.final("source test"),
+                max(history.evals["target test"]), pad, seconds, str(source.device), batch_size)
 
 
 def run_benchmark(methods: Sequence[str], pairs: Sequence[str], seeds: Sequence[int], results: str | Path, *,
@@ -156,6 +170,11 @@ def run_benchmark(methods: Sequence[str], pairs: Sequence[str], seeds: Sequence[
         if len(set(given)) != len(given):
             raise ValueError(f"{name} are given more than once: {given}")
     recipes = {pair: _recipe(pair, steps, batch_size) for pair in pairs}  # bad steps fail here, before training
+    for pair in pairs:  # so does a method that cannot run on a pair's inputs
+        source, _ = load_pair(pair)
+        for method in methods:
+            if METHODS[method].images_only and len(source.input_shape) != 3:
+                raise ValueError(f"{method} needs image domains; {pair} has inputs of shape {source.input_shape}")
     path = Path(results)
     if path.is_dir() or (path.parent.exists() and not path.parent.is_dir()):
         raise NotADirectoryError(f"{path.parent} is not a folder for the results file {path.name}")
@@ -165,6 +184,6 @@ def run_benchmark(methods: Sequence[str], pairs: Sequence[str], seeds: Sequence[
     todo = [k for k in wanted if k not in done]
     for method, pair, seed, steps_, batch in tqdm(todo, desc="benchmark", disable=not progress_bar):
         cell = run_cell(method, pair, seed, steps_, batch, device, amp)
-        _append(path, cell)
+        append_cell(path, cell)
         done[method, pair, seed, steps_, batch] = cell
     return [done[k] for k in wanted]

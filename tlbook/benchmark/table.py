@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from ..experiment import mean_std
+from .registry import FEW_LABELS, METHODS
 from .run import Cell
 
 __all__ = ["Row", "seed_accuracies", "summarise", "gap_closed", "to_markdown", "write_tables"]
@@ -74,6 +75,8 @@ def to_markdown(rows: Sequence[Row], cells: Sequence[Cell], oracle_column: bool 
     for row in rows:
         _, accs = seed_accuracies(cells, row.pair, row.method)
         name = f"{row.method} (oracle: trains on target labels)" if row.oracle else row.method
+        if row.method in METHODS and METHODS[row.method].sees == FEW_LABELS:
+            name = f"{row.method} (semi-supervised: {FEW_LABELS})"
         closed = "—" if row.gap_closed is None else f"{100 * row.gap_closed:+.0f}%"
         pair = row.pair.replace("->", "\u2011>")  # a non-breaking hyphen: the pair's name stays on one line
         line = f"| {pair} | {name} | {mean_std(accs)} | {closed} | {row.pad_mean:.2f} | {1000 * row.seconds_per_step:.0f} |"

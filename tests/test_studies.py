@@ -1,0 +1,93 @@
+"""The method registry (every method the benchmark knows runs a cell) and the stored studies."""
+import math
+
+import pytest
+
+import tlbook.benchmark.studies as studies
+from tlbook.benchmark import METHODS, STUDIES, Cell, paired_gains, read_cells, run_benchmark, run_cell, run_study, stored_cells, study_table, to_markdown, summarise
+from tlbook.benchmark.__main__ import main
+from tlbook.methods import DANN, SourceOnly
+from tlbook.nn import toy_classifier
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_every_registered_method_trains_one_benchmark_cell(name):
+    cell = run_cell(name, "synth->handwritten", 0, steps=3, batch_size=8)
+    assert cell.method == name and cell.steps == 3 and 0.0 <= cell.target_test <= 1.0 and 0.0 <= cell.pad <= 2.0
+
+
+def test_the_adaptation_methods_of_chapters_3_and_4_are_registered():
+    assert {"dann", "dsn", "pixelda", "sdt"} <= set(METHODS)
+    assert METHODS["sdt"].sees != METHODS["dann"].sees  # SDT sees target labels: the table says so
+    assert METHODS["dsn"].images_only and METHODS["pixelda"].images_only
+
+
+def test_the_table_marks_the_semi_supervised_method():
+    cells = [Cell(m, "p", s, 5, 0.5 + 0.1 * s, 0.9, 0.6, 1.0, 1.0, "cpu") for m in ("source-only", "sdt") for s in (0, 1)]
+    table = to_markdown(summarise(cells), cells)
+    assert "sdt (semi-supervised: 5 labelled target images per class)" in table
+
+
+def test_an_image_only_method_on_a_toy_pair_fails_before_anything_trains(tmp_path):
+    with pytest.raises(ValueError, match="dsn needs image domains"):
+        run_benchmark(["source-only", "dsn"], ["moons->moons-rotated"], [0], tmp_path / "c.csv", steps=2)
+    assert not (tmp_path / "c.csv").exists()
+
+
+def test_the_stored_study_holds_every_configuration_and_seed_of_its_definition():
+    for name, study in STUDIES.items():
+        cells = stored_cells(name)
+        assert {(c.method, c.seed) for c in cells} == {(k, s) for k in study.configs for s in range(5)}
+        for cell in cells:
+            assert (cell.pair, cell.steps, cell.batch_size) == (study.pair, study.steps, study.configs[cell.method].batch_size)
+            assert 0.0 <= cell.target_test <= cell.oracle_best_target <= 1.0 and math.isnan(cell.pad)
+
+
+def test_paired_gains_pair_each_configuration_with_its_baseline_by_seed():
+    cells = stored_cells("adaptation-2000")
+    seeds, gains = paired_gains(cells, "adaptation-2000", "dann")
+    by = {(c.method, c.seed): c.target_test for c in cells}
+    assert seeds == [0, 1, 2, 3, 4]
+    assert gains.tolist() == pytest.approx([by["dann", s] - by["source-only", s] for s in seeds])
+    with pytest.raises(ValueError, match="is a baseline"):
+        paired_gains(cells, "adaptation-2000", "source-only")
+    with pytest.raises(ValueError, match="cannot be paired"):
+        paired_gains([c for c in cells if (c.method, c.seed) != ("source-only", 3)], "adaptation-2000", "dann")
+
+
+@pytest.fixture
+def tiny_study(monkeypatch):
+    study = studies.Study("moons->moons-rotated", 4, {
+        "plain": studies.Config(lambda: SourceOnly(toy_classifier())),
+        "dann": studies.Config(lambda: DANN(toy_classifier(), hidden=(8,)), batch_size=16, baseline="plain"),
+    })
+    monkeypatch.setitem(studies.STUDIES, "tiny", study)
+    return study
+
+
+def test_a_study_resumes_and_reproduces_its_cells(tiny_study, tmp_path, monkeypatch):
+    path = tmp_path / "tiny.csv"
+    first = run_study("tiny", [0, 1], path, progress_bar=False)
+    assert [(c.method, c.seed, c.batch_size) for c in first] == [("plain", 0, 64), ("plain", 1, 64), ("dann", 0, 16), ("dann", 1, 16)]
+    key = lambda cells: [(c.method, c.seed, c.target_test, c.seconds) for c in cells]  # noqa: E731 (pad is nan: nan != nan)
+    train_cell = studies.train_cell
+    monkeypatch.setattr(studies, "train_cell", lambda *a, **k: pytest.fail("trained a stored cell"))
+    assert key(run_study("tiny", [0, 1], path, progress_bar=False)) == key(first)
+    monkeypatch.setattr(studies, "train_cell", train_cell)
+    again = run_study("tiny", [1], tmp_path / "again.csv", ["dann"], progress_bar=False)
+    assert again[0].target_test == first[3].target_test  # same seed, same thread count: the same run
+    assert "| dann |" in study_table(first, "tiny") and "over plain" in study_table(first, "tiny")
+
+
+@pytest.mark.parametrize("bad, message", [(dict(name="nope"), "unknown study"), (dict(configs=["dsn"]), "unknown configuration"),
+                                          (dict(seeds=[0, 0]), "distinct"), (dict(seeds=[]), "distinct")])
+def test_a_study_refuses_requests_it_would_misreport(tiny_study, tmp_path, bad, message):
+    request = dict(name="tiny", seeds=[0], results=tmp_path / "c.csv", configs=None)
+    with pytest.raises((KeyError, ValueError), match=message):
+        run_study(**{**request, **bad}, progress_bar=False)
+
+
+def test_the_command_trains_a_study(tiny_study, tmp_path, capsys):
+    assert main(["--study", "tiny", "--seeds", "0", "--out", str(tmp_path)]) == 0
+    assert len(read_cells(tmp_path / "tiny.csv")) == 2 and "over plain" in capsys.readouterr().out
+    assert main(["--study", "tiny", "--methods", "nope", "--out", str(tmp_path)]) == 2

@@ -1,0 +1,134 @@
+"""Stored studies: the chapters' grids too heavy to train in a notebook, made by one command.
+
+A study is a pair, a step count and named configurations (a method on a network, a batch size), each
+paired with the baseline it is compared with. ``python -m tlbook.benchmark --study NAME`` trains its
+cells with the benchmark's own code (``train_cell``: same seeding, optimiser, evaluation, last-step
+weights) and appends them to ``NAME.csv``; the chapters read the copy shipped in ``results/``
+(``stored_cells(NAME)``) and re-train one configuration live.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..methods import DANN, DSN, AdaBN, Method, SourceOnly
+from ..nn import Classifier, digit_classifier
+from .registry import check_names
+from .run import Cell, append_cell, read_cells, train_cell
+from .table import seed_accuracies
+
+__all__ = ["STUDIES", "Config", "Study", "paired_gains", "run_study", "study_table"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """One configuration of a study: a fresh method, its batch size, and the baseline it is paired with."""
+
+    make: Callable[[], Method]
+    batch_size: int = 64
+    baseline: str | None = None  # the configuration with the same network and no adaptation
+
+
+@dataclass(frozen=True)
+class Study:
+    pair: str
+    steps: int
+    configs: dict[str, Config]
+    about: str = ""
+
+
+def _plain() -> Classifier:  # chapter 3's digit network: 16 and 32 channels, fc100-fc100
+    return digit_classifier(widths=(16, 32))
+
+
+def _batch_norm() -> Classifier:  # the same with batch norm after each convolution
+    return digit_classifier(widths=(16, 32), batch_norm=True)
+
+
+def _shared_code() -> Classifier:  # chapter 4's: the same with a 64-unit bottleneck, DSN's shared code
+    return digit_classifier(widths=(16, 32), bottleneck=64)
+
+
+STUDIES: dict[str, Study] = {
+    "adaptation-2000": Study(
+        pair="synth->handwritten",
+        steps=2000,
+        about="Chapters 3 and 4: DANN and DSN on printed -> handwritten digits at 2,000 steps (the recipe rule: "
+              "twice the steps source-only needs to settle on the source), with the baselines that keep the gains honest.",
+        configs={
+            "source-only": Config(lambda: SourceOnly(_plain())),
+            "dann": Config(lambda: DANN(_plain()), baseline="source-only"),
+            "source-only-bn": Config(lambda: SourceOnly(_batch_norm())),
+            "adabn": Config(lambda: AdaBN(_batch_norm()), baseline="source-only-bn"),
+            "dann-domain-bn": Config(lambda: DANN(_batch_norm(), domain_batch_norm=True), baseline="source-only-bn"),
+            "dann-domain-bn-lambda-0": Config(lambda: DANN(_batch_norm(), domain_batch_norm=True, weight=0.0),
+                                              baseline="source-only-bn"),
+            "source-only-shared-code": Config(lambda: SourceOnly(_shared_code()), batch_size=32),
+            "dsn": Config(lambda: DSN(_shared_code(), (3, 16, 16)), batch_size=32, baseline="source-only-shared-code"),
+            "dsn-no-difference": Config(lambda: DSN(_shared_code(), (3, 16, 16), difference_weight=0.0), batch_size=32,
+                                        baseline="source-only-shared-code"),
+        },
+    ),
+}
+
+
+def run_study(name: str, seeds: Sequence[int], results: str | Path, configs: Sequence[str] | None = None, *,
+              device: torch.device | str = "cpu", progress_bar: bool = True) -> list[Cell]:
+    """Train every (configuration, seed) of study ``name`` not yet in the CSV ``results``, appending
+    each as it finishes (an interrupted study resumes). Returns the requested cells."""
+    check_names([name], STUDIES, "study")
+    study = STUDIES[name]
+    configs = list(study.configs) if configs is None else list(configs)
+    check_names(configs, study.configs, f"configuration of study {name!r}")
+    if not len(seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
+    path = Path(results)
+    done = {(c.method, c.seed): c for c in read_cells(path) if (c.pair, c.steps) == (study.pair, study.steps)}
+    todo = [(c, s) for c in configs for s in seeds if (c, s) not in done]
+    for config, seed in tqdm(todo, desc=name, disable=not progress_bar):
+        chosen = study.configs[config]
+        cell = train_cell(config, lambda source, target: chosen.make(), study.pair, seed, study.steps,
+                          chosen.batch_size, device, measure_pad=False)
+        append_cell(path, cell)
+        done[config, seed] = cell
+    return [done[c, s] for c in configs for s in seeds]
+
+
+def paired_gains(cells: Sequence[Cell], study: str, config: str) -> tuple[list[int], np.ndarray]:
+    """Seeds and target-test gains of ``config`` over its baseline, paired by seed (fractions)."""
+    chosen = STUDIES[study]
+    baseline = chosen.configs[config].baseline
+    if baseline is None:
+        raise ValueError(f"{config!r} is a baseline in study {study!r}")
+    seeds, accuracy = seed_accuracies(cells, chosen.pair, config)
+    base_seeds, base = seed_accuracies(cells, chosen.pair, baseline)
+    if seeds != base_seeds:
+        raise ValueError(f"{config!r} has seeds {seeds}, its baseline {baseline!r} {base_seeds}: they cannot be paired")
+    return seeds, accuracy - base
+
+
+def study_table(cells: Sequence[Cell], study: str, configs: Sequence[str] | None = None) -> str:
+    """A Markdown table: target-test accuracy (mean ± std over seeds), and each configuration's gain
+    over its baseline paired by seed, with every seed's gain."""
+    from ..experiment import mean_std
+
+    chosen = STUDIES[study]
+    lines = ["| configuration | target test (%) | source test (%) | gain over its baseline (points) | gain, seed by seed |",
+             "|---|---|---|---|---|"]
+    for config in configs or chosen.configs:
+        _, accuracy = seed_accuracies(cells, chosen.pair, config)
+        source = [c.source_test for c in sorted(cells, key=lambda c: c.seed) if (c.pair, c.method) == (chosen.pair, config)]
+        gain, by_seed = "—", "—"
+        baseline = chosen.configs[config].baseline
+        if baseline is not None and any((c.pair, c.method) == (chosen.pair, baseline) for c in cells):
+            seeds, gains = paired_gains(cells, study, config)
+            spread = f" ± {100 * gains.std(ddof=1):.1f}" if len(gains) > 1 else ""
+            gain = f"{100 * gains.mean():+.1f}{spread} over {baseline}"
+            by_seed = " ".join(f"{100 * g:+.1f}" for g in gains)
+        lines.append(f"| {config} | {mean_std(accuracy)} | {mean_std(source)} | {gain} | {by_seed} |")
+    return "\n".join(lines)
