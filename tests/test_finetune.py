@@ -318,3 +318,17 @@ def test_fine_tuning_a_pretrained_network_beats_scratch_with_few_labels():
     scratch = fine_tune(make(), small, steps=60, seed=0).final("target test")
     transferred = fine_tune(transfer_layers(source_model, make(), 4), small, steps=60, seed=0).final("target test")
     assert transferred > scratch + 0.05, (transferred, scratch)
+
+
+def test_a_whole_frozen_model_saves_and_loads_with_its_batch_norm_still_frozen(tmp_path):
+    model = digit_classifier(batch_norm=True)
+    freeze_layers(model, 1)
+    torch.save(model, tmp_path / "model.pt")
+    loaded = torch.load(tmp_path / "model.pt", weights_only=False)
+    loaded.train()
+    bn = loaded.backbone.layers[1]
+    assert isinstance(bn, torch.nn.BatchNorm2d) and not bn.training and loaded.backbone.layers[5].training
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+    unfreeze([bn])
+    loaded.train()
+    assert type(bn) is torch.nn.BatchNorm2d and bn.training

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from tlbook.schedules import constant, dann_lambda, dann_lr, linear_warmup
+from tlbook.schedules import dann_lambda, dann_lr
 
 
 @pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
@@ -18,12 +18,7 @@ def test_dann_schedule_values():
     assert dann_lambda(1.0) == pytest.approx(0.99991, abs=1e-5)
 
 
-def test_warmup_and_constant():
-    assert [linear_warmup(p, 0.2) for p in (0.0, 0.1, 0.2, 1.0)] == pytest.approx([0, 0.5, 1, 1])
-    assert constant(0.3) == 1.0
-
-
-@pytest.mark.parametrize("schedule", [constant, dann_lr, dann_lambda, linear_warmup])
+@pytest.mark.parametrize("schedule", [dann_lr, dann_lambda])
 def test_progress_outside_unit_interval_is_an_error(schedule):
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         schedule(1.5)

@@ -8,19 +8,13 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["constant", "dann_lr", "dann_lambda", "linear_warmup"]
+__all__ = ["dann_lr", "dann_lambda"]
 
 
 def _check(p: float) -> float:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"progress must lie in [0, 1], got {p}")
     return float(p)
-
-
-def constant(p: float) -> float:
-    """Always 1: no schedule."""
-    _check(p)
-    return 1.0
 
 
 def dann_lr(p: float, alpha: float = 10.0, beta: float = 0.75) -> float:
@@ -39,10 +33,3 @@ def dann_lambda(p: float, gamma: float = 10.0) -> float:
     """
     return 2.0 / (1.0 + math.exp(-gamma * _check(p))) - 1.0
 
-
-def linear_warmup(p: float, warmup: float = 0.1) -> float:
-    """0 → 1 linearly over the first ``warmup`` fraction of training, then 1."""
-    p = _check(p)
-    if not 0.0 < warmup <= 1.0:
-        raise ValueError(f"warmup must lie in (0, 1], got {warmup}")
-    return min(1.0, p / warmup)

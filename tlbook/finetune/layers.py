@@ -45,8 +45,28 @@ def layer_names(model: nn.Module) -> list[str]:
     return [name for name, _ in named_layers(model)]
 
 
-def _stay_in_eval(self: nn.Module, mode: bool = True) -> nn.Module:
-    return nn.Module.train(self, False)
+class _StaysInEval:
+    """Mixed into a frozen batch-norm layer's class: ``train()`` leaves it in eval mode. A class, not a
+    patched instance method, so that a whole frozen model still pickles (``torch.save(model)``)."""
+
+    def train(self, mode: bool = True):
+        return super().train(False)
+
+
+class FrozenBatchNorm1d(_StaysInEval, nn.BatchNorm1d):
+    """A ``BatchNorm1d`` that ``freeze`` keeps in eval mode."""
+
+
+class FrozenBatchNorm2d(_StaysInEval, nn.BatchNorm2d):
+    """A ``BatchNorm2d`` that ``freeze`` keeps in eval mode."""
+
+
+class FrozenBatchNorm3d(_StaysInEval, nn.BatchNorm3d):
+    """A ``BatchNorm3d`` that ``freeze`` keeps in eval mode."""
+
+
+_FROZEN = {nn.BatchNorm1d: FrozenBatchNorm1d, nn.BatchNorm2d: FrozenBatchNorm2d, nn.BatchNorm3d: FrozenBatchNorm3d}
+_THAWED = {frozen: plain for plain, frozen in _FROZEN.items()}
 
 
 def freeze(modules: Iterable[nn.Module]) -> None:
@@ -54,14 +74,16 @@ def freeze(modules: Iterable[nn.Module]) -> None:
 
     A frozen batch-norm layer normalises with its stored (pre-trained) statistics
     and never updates them, even while the rest of the model is in train mode:
-    ``model.train()`` leaves it in eval mode.
+    ``model.train()`` leaves it in eval mode (its class becomes ``FrozenBatchNorm2d`` etc.).
     """
     for module in modules:
         for sub in module.modules():
             for p in sub.parameters(recurse=False):
                 p.requires_grad_(False)
-            if isinstance(sub, nn.modules.batchnorm._BatchNorm):
-                sub.train = _stay_in_eval.__get__(sub)  # model.train() cannot switch it back
+            if isinstance(sub, nn.modules.batchnorm._BatchNorm) and type(sub) not in _THAWED:
+                if type(sub) not in _FROZEN:
+                    raise TypeError(f"freeze keeps BatchNorm1d/2d/3d in eval mode; {type(sub).__name__} is not supported")
+                sub.__class__ = _FROZEN[type(sub)]
                 nn.Module.train(sub, False)
 
 
@@ -71,8 +93,8 @@ def unfreeze(modules: Iterable[nn.Module]) -> None:
         for sub in module.modules():
             for p in sub.parameters(recurse=False):
                 p.requires_grad_(True)
-            if "train" in sub.__dict__:
-                del sub.__dict__["train"]
+            if type(sub) in _THAWED:
+                sub.__class__ = _THAWED[type(sub)]
 
 
 def _select(model: nn.Module, layers: int | Sequence[str]) -> list[tuple[str, list[nn.Module]]]:

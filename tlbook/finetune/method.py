@@ -11,6 +11,7 @@ from torch import nn
 from ..data import Domain, labelled_subset
 from ..methods.base import Batch, Method
 from ..nn import Classifier
+from ..train import fit
 
 __all__ = ["FineTune", "few_labels", "fine_tune"]
 
@@ -57,8 +58,6 @@ def fine_tune(model: nn.Module, labelled: Domain, *, steps: int = 150, batch_siz
               param_groups: list[dict] | None = None, progress_bar: bool = False):
     """Fine-tune ``model`` in place on ``labelled`` (e.g. ``few_labels(target, 5)``) with Adam;
     returns ``fit``'s History, whose ``final("target test")`` is the accuracy after the last step."""
-    from ..train import fit  # tlbook.train imports tlbook.methods; import it when called
-
     return fit(FineTune(model, regularizer, param_groups), labelled, steps=steps, batch_size=batch_size,
                optimizer="adam", lr=lr, seed=seed, eval_every=steps, progress_bar=progress_bar,
                eval_sets={"target test": (labelled.x_test, labelled.y_test)})

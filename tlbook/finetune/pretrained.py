@@ -19,6 +19,7 @@ from .. import files
 from ..data import Domain, cache_dir
 from ..methods import SourceOnly
 from ..nn import Classifier
+from ..train import fit
 
 __all__ = ["pretrained", "torchvision_classifier", "cached_model"]
 
@@ -58,8 +59,6 @@ def pretrained(source: Domain, make_model: Callable[[], nn.Module], tag: str, *,
     ``torchvision="resnet18"`` (any torchvision ResNet) skips all that and returns the
     ImageNet-pre-trained model with a new ``source.num_classes`` head instead (needs a network).
     """
-    from ..train import fit  # here, not at import time: tlbook.train imports tlbook.methods
-
     if torchvision is not None:
         return torchvision_classifier(source.num_classes, arch=torchvision).to(source.device).eval()
 

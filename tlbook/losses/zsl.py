@@ -11,7 +11,7 @@ VIOLATORS = ("max", "sum")
 def attribute_hinge(scores: torch.Tensor, labels: torch.Tensor, margin: float = 1.0, violators: str = "max") -> torch.Tensor:
     r"""Ranking hinge on compatibility scores ``s[n, m] = f(x_n)·g(y_m)``, averaged over the batch.
 
-    ``violators="max"`` (the form in the seed, as in DeViSE/ALE-style structured SVMs):
+    ``violators="max"`` (only the most violating class, as in structured SVMs such as ALE):
 
     .. math:: \ell_n = \max\bigl(0,\; k - s_{n,y_n} + \max_{m \ne y_n} s_{n,m}\bigr)
 

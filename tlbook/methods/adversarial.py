@@ -58,8 +58,10 @@ class DANN(Method):
     - ``weight · schedule(p)`` is the reversal coefficient λ_p; the paper's ramp
       2/(1 + e^{−10p}) − 1 by default, driven by the training progress ``p`` that ``fit``
       computes from its (checkpointed) step counter.
-    - Train with the paper's SGD schedule: ``fit(..., optimizer="sgd", lr=0.01, momentum=0.9,
-      lr_schedule=schedules.dann_lr)``.
+    - The paper trains with SGD and its schedule: ``fit(..., optimizer="sgd", lr=0.01, momentum=0.9,
+      lr_schedule=schedules.dann_lr)``. The book uses Adam at 1e-3 for every method of a comparison
+      (chapter 3 fixes the number of steps from the source alone: twice the steps source-only needs
+      to settle).
 
     Source and target go through the network in one concatenated batch, so batch-norm layers (if
     any) see the mixture. ``domain_batch_norm=True`` passes them separately instead: each batch is
@@ -80,7 +82,7 @@ class DANN(Method):
             raise ValueError("domain_batch_norm=True needs a network with batch-norm layers (batch_norm=True)")
         self.layer, self.weight, self.schedule = layer, weight, schedule
         self.domain_batch_norm = domain_batch_norm
-        self.discriminator = discriminator or DomainDiscriminator(layer_width(classifier, layer), hidden)
+        self.discriminator = discriminator if discriminator is not None else DomainDiscriminator(layer_width(classifier, layer), hidden)
         self.reversal = GradientReversal(0.0)
 
     def _activations(self, xs: torch.Tensor, xt: torch.Tensor) -> dict[str, torch.Tensor]:

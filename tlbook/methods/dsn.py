@@ -43,8 +43,10 @@ class DSN(Method):
       paper's ranges (α 0.01–0.15, β 0.05–0.075, γ 0.25–0.3).
     - ``similarity``: ``"dann"`` (gradient reversal into a domain classifier, the reversal coefficient
       ramped like DANN's over the adaptation phase) or ``"mmd"`` (multi-kernel MMD).
-    - ``warmup``: fraction of training with the task loss alone (the paper switches the adaptation losses
-      on after a source-only phase); the other three terms are multiplied by 0 until then.
+    - ``warmup``: fraction of training in which the features learn from the task loss alone (the paper
+      switches the adaptation losses on after a source-only phase): reconstruction, difference and MMD
+      similarity are multiplied by 0 until then; with DANN similarity the domain classifier already
+      learns, but the reversal passes no gradient to the features (its coefficient is 0).
 
     Logged: ``classification``, ``reconstruction``, ``difference``, ``similarity`` and, with DANN
     similarity, ``domain accuracy``. ``decode(x, domain)`` returns the full, shared-only and

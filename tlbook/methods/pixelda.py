@@ -52,8 +52,8 @@ class PixelDA(Method):
         channels, height, width = image_shape
         if height != width:
             raise ValueError(f"PixelDA's networks expect square images, got {image_shape}")
-        self.generator = generator or PixelGenerator(channels, channels, height, noise_dim)
-        self.discriminator = discriminator or ImageDiscriminator(channels, height)
+        self.generator = generator if generator is not None else PixelGenerator(channels, channels, height, noise_dim)
+        self.discriminator = discriminator if discriminator is not None else ImageDiscriminator(channels, height)
         self.adversarial_weight, self.task_weight, self.content_weight = adversarial_weight, task_weight, content_weight
         self.foreground = foreground
         self.snapshots: list[tuple[int, torch.Tensor]] = []

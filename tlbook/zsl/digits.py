@@ -58,10 +58,10 @@ def semantic_attributes() -> tuple[torch.Tensor, tuple[str, ...]]:
 
 
 def digit_strokes(image_size: int = 16) -> ZeroShotData:
-    """Zero-shot digits: the 4 digits with the most distinct stroke maps are unseen.
+    """Zero-shot digits: the ``NUM_UNSEEN`` = 5 digits with the most distinct stroke maps are unseen.
 
-    Unseen classes come from ``most_distinct_classes`` on the attribute matrix (0, 1, 2, 5);
-    the validation split holds out the 2 most distinct of the 6 seen digits (6, 7).
+    Unseen classes come from ``most_distinct_classes`` on the attribute matrix (0, 1, 2, 5, 7);
+    the validation split holds out the 2 most distinct of the 5 seen digits (3, 4).
     Images are 1×``image_size``×``image_size`` in [0, 1].
     """
     attributes, names = stroke_map()
