@@ -9,11 +9,13 @@ PAGES = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoint
 SOLUTIONS = sorted(p for p in (ROOT / "solutions").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 NOTEBOOKS = PAGES + SOLUTIONS  # the book's pages and the instructors' exercise notebooks
 
-FIRST_CELL = '''# Setup: install tlbook only where it is missing (e.g. on Colab), then report versions and device.
+FIRST_CELL = '''# Setup: install tlbook where it is missing (e.g. on Colab); versions, device, figure style.
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tlbook") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/tlbook/tlbook"], check=True)
+    url = "git+https://github.com/tlbook/tlbook"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
 import tlbook, torch
+tlbook.plot.use_book_style()
 print(f"tlbook {tlbook.__version__} | torch {torch.__version__} | device: {tlbook.device()}")'''
 
 
@@ -70,3 +72,21 @@ def test_the_setup_cell_is_a_no_op_where_tlbook_is_installed():
     import importlib.util
 
     assert importlib.util.find_spec("tlbook") is not None, "tests must run with tlbook installed"
+
+
+FIGSIZE = __import__("re").compile(r"figsize=\(([0-9.]+)\s*,")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_relative)
+def test_figures_fit_the_books_column(path):
+    """A figure wider than the column is shrunk by the browser, and its labels with it."""
+    from tlbook.plot import BOOK_WIDTH
+
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code":
+            for width in FIGSIZE.findall(cell.source):
+                assert float(width) <= BOOK_WIDTH, f"{_relative(path)}: a figure {width} in wide (the column is {BOOK_WIDTH})"
+
+
+def test_every_code_line_of_the_setup_cell_fits_the_column():
+    assert max(len(line) for line in FIRST_CELL.splitlines()) <= 95

@@ -91,3 +91,17 @@ def test_the_command_trains_a_study(tiny_study, tmp_path, capsys):
     assert main(["--study", "tiny", "--seeds", "0", "--out", str(tmp_path)]) == 0
     assert len(read_cells(tmp_path / "tiny.csv")) == 2 and "over plain" in capsys.readouterr().out
     assert main(["--study", "tiny", "--methods", "nope", "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("config", list(STUDIES["adaptation-2000"].configs))
+def test_every_configuration_of_the_stored_study_trains_a_step(config):
+    from tlbook.data import load_pair
+    from tlbook.train import fit
+
+    study = STUDIES["adaptation-2000"]
+    source, target = load_pair(study.pair)
+    method = study.configs[config].make()
+    history = fit(method, source, target, steps=2, batch_size=8, optimizer="adam", lr=1e-3, progress_bar=False, eval_sets={})
+    assert history.steps and all(math.isfinite(v[-1]) for v in history.terms.values())
+    baseline = study.configs[config].baseline
+    assert baseline is None or study.configs[baseline].baseline is None  # a baseline is never itself adapted

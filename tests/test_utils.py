@@ -77,3 +77,22 @@ def test_glue_hands_python_numbers_to_myst_nb(monkeypatch):
     glue("peak", np.int64(3))
     assert glued == {"gain": (10.4, False), "peak": (3, False)}
     assert type(glued["gain"][0]) is float and type(glued["peak"][0]) is int
+
+
+def test_the_plot_helpers_draw_figures_no_wider_than_the_books_column():
+    import matplotlib.pyplot as plt
+
+    from tlbook import plot
+    from tlbook.data import load_pair
+    from tlbook.train import History
+
+    source, target = load_pair("synth->handwritten")
+    history = History(steps=[1, 2], terms={"loss": [1.0, 0.5]}, eval_steps=[2], evals={"target test": [0.5]})
+    features = torch.randn(40, 5)
+    figures = [plot.domain_grid([source, target], per_row=12), plot.image_rows({"a": source.x_test[:8], "b": target.x_test[:8]}),
+               plot.training_curves(history), plot.feature_map((features[:20], torch.arange(20) % 3), (features[20:], torch.arange(20) % 3), "pca")]
+    for figure in figures:
+        assert figure.get_size_inches()[0] <= plot.BOOK_WIDTH
+        plt.close(figure)
+    plot.use_book_style()
+    assert plt.rcParams["figure.figsize"][0] == plot.BOOK_WIDTH and plt.rcParams["figure.dpi"] == 100

@@ -10,7 +10,24 @@ import torch
 from .data import Domain
 from .train import History
 
-__all__ = ["domain_grid", "image_rows", "training_curves", "embed_2d", "feature_map"]
+__all__ = ["BOOK_STYLE", "BOOK_WIDTH", "domain_grid", "image_rows", "training_curves", "embed_2d", "feature_map",
+           "use_book_style"]
+
+#: The book's text column is about 784 px wide; at 100 dpi a figure this wide (inches) is shown unscaled.
+BOOK_WIDTH = 7.8
+
+#: Sizes at 100 dpi: no text below 8 pt (11 px), since a figure no wider than the column is never shrunk.
+BOOK_STYLE = {
+    "figure.figsize": (BOOK_WIDTH, 3.2), "figure.dpi": 100, "savefig.dpi": 100,
+    "font.size": 10, "axes.titlesize": 10, "axes.labelsize": 9.5, "xtick.labelsize": 9, "ytick.labelsize": 9,
+    "legend.fontsize": 8.5, "figure.titlesize": 11,
+}
+
+
+def use_book_style() -> None:
+    """Apply ``BOOK_STYLE`` to matplotlib (the notebooks' setup cell calls it): figures sized for the
+    book's column at the dpi they are shown at, so that every label stays legible."""
+    plt.rcParams.update(BOOK_STYLE)
 
 
 def _as_image(x: torch.Tensor) -> np.ndarray:
@@ -19,7 +36,8 @@ def _as_image(x: torch.Tensor) -> np.ndarray:
 
 def domain_grid(domains: Sequence[Domain], per_row: int = 12, split: str = "train") -> plt.Figure:
     """One row of example images per domain, labelled by class."""
-    fig, axes = plt.subplots(len(domains), per_row, figsize=(per_row * 0.8, len(domains) * 1.0), squeeze=False)
+    fig, axes = plt.subplots(len(domains), per_row, figsize=(min(BOOK_WIDTH, 1.2 + per_row * 0.55), len(domains) * 0.8),
+                             squeeze=False)
     for row, domain in zip(axes, domains):
         x, y = getattr(domain, f"x_{split}"), getattr(domain, f"y_{split}")
         for ax, image, label in zip(row, x[:per_row], y[:per_row].tolist()):
@@ -32,9 +50,10 @@ def domain_grid(domains: Sequence[Domain], per_row: int = 12, split: str = "trai
 
 
 def image_rows(rows: dict[str, torch.Tensor], title: str = "") -> plt.Figure:
-    """A grid of images, one labelled row per entry of ``rows`` (each ``N×C×H×W`` in ``[0, 1]``)."""
+    """A grid of images, one labelled row per entry of ``rows`` (each ``N×C×H×W`` in ``[0, 1]``); the
+    labels sit left of the figure (1.5 in are left for them within the book's column)."""
     width = max(len(images) for images in rows.values())
-    fig, axes = plt.subplots(len(rows), width, figsize=(width * 0.7, len(rows) * 0.8), squeeze=False)
+    fig, axes = plt.subplots(len(rows), width, figsize=(min(BOOK_WIDTH - 1.5, width * 0.7), len(rows) * 0.8), squeeze=False)
     for row, (label, images) in zip(axes, rows.items()):
         for ax in row:
             ax.axis("off")
@@ -49,7 +68,7 @@ def image_rows(rows: dict[str, torch.Tensor], title: str = "") -> plt.Figure:
 
 def training_curves(history: History, title: str = "") -> plt.Figure:
     """Loss terms (left) and evaluation accuracies (right) against the training step."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(BOOK_WIDTH, 3.2))
     for name, values in history.terms.items():
         left.plot(history.steps, values, label=name)
     left.set(xlabel="step", ylabel="loss", title="training terms")
@@ -93,7 +112,7 @@ def feature_map(
     (fs, ys), (ft, yt) = source, target
     points = embed_2d(torch.cat([fs, ft]), method, seed)
     ps, pt = points[: len(fs)], points[len(fs):]
-    fig, (by_domain, by_class) = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, (by_domain, by_class) = plt.subplots(1, 2, figsize=(BOOK_WIDTH, 3.8))
     by_domain.scatter(*ps.T, s=5, alpha=0.5, label="source", c="tab:blue")
     by_domain.scatter(*pt.T, s=5, alpha=0.5, label="target", c="tab:orange")
     by_domain.legend(markerscale=3), by_domain.set_title("by domain")
