@@ -76,11 +76,14 @@ def test_a_study_resumes_and_reproduces_its_cells(tiny_study, tmp_path, monkeypa
     monkeypatch.setattr(studies, "train_cell", train_cell)
     again = run_study("tiny", [1], tmp_path / "again.csv", ["dann"], progress_bar=False)
     assert again[0].target_test == first[3].target_test  # same seed, same thread count: the same run
+    tiny_study.configs["dann"] = studies.Config(tiny_study.configs["dann"].make, batch_size=8, baseline="plain")
+    (rebatched,) = run_study("tiny", [0], path, ["dann"], progress_bar=False)  # another batch size: trained anew
+    assert rebatched.batch_size == 8 and len(read_cells(path)) == 5
     assert "| dann |" in study_table(first, "tiny") and "over plain" in study_table(first, "tiny")
 
 
 @pytest.mark.parametrize("bad, message", [(dict(name="nope"), "unknown study"), (dict(configs=["dsn"]), "unknown configuration"),
-                                          (dict(seeds=[0, 0]), "distinct"), (dict(seeds=[]), "distinct")])
+                                          (dict(seeds=[0, 0]), r"seeds \[0\] are given more than once"), (dict(seeds=[]), "no seeds")])
 def test_a_study_refuses_requests_it_would_misreport(tiny_study, tmp_path, bad, message):
     request = dict(name="tiny", seeds=[0], results=tmp_path / "c.csv", configs=None)
     with pytest.raises((KeyError, ValueError), match=message):

@@ -9,8 +9,7 @@ import torch
 from .._utils import seed_everything
 from ..data import load_pair
 from ..train import fit
-from .registry import METHODS, check_names, make_method
-from .run import TRAINING
+from .registry import METHODS, TRAINING, check_names, make_method
 
 __all__ = ["profile_methods"]
 

@@ -14,7 +14,10 @@ from ..nn import MLP, Classifier, PixelGenerator, digit_classifier
 from ..schedules import dann_lambda
 from ..train import fit
 
-__all__ = ["METHODS", "Entry", "network", "make_method", "check_names"]
+__all__ = ["METHODS", "TRAINING", "Entry", "network", "make_method", "check_inputs", "check_names", "check_seeds"]
+
+#: The optimiser every benchmark run uses (chapter 2's recipe; the weights of the last step are reported).
+TRAINING = dict(optimizer="adam", lr=1e-3)
 
 #: What a method sees of the target domain, besides its unlabelled images.
 UNSUPERVISED, FEW_LABELS, ORACLE, NONE = "unlabelled target", "5 labelled target images per class", "all target labels (oracle)", "nothing of the target"
@@ -54,7 +57,7 @@ def _sdt(source: Domain, target: Domain, seed: int, steps: int) -> SDT:
     """SDT as in chapter 3: start from a source-only network (trained here for the same steps, on the
     same seed), soft labels from it at τ = 2, five labelled target training images per class."""
     start = SourceOnly(_net(source))
-    fit(start, source, None, steps=steps, batch_size=64, optimizer="adam", lr=1e-3, seed=seed, eval_sets={}, progress_bar=False)
+    fit(start, source, None, steps=steps, batch_size=64, seed=seed, eval_sets={}, progress_bar=False, **TRAINING)
     soft = source_soft_labels(start.classifier, source, temperature=2.0)
     return SDT(start.classifier, labelled_subset(target, SDT_LABELS_PER_CLASS, seed), soft, seed=seed)
 
@@ -83,10 +86,23 @@ def check_names(names: list[str], known: dict | list, kind: str) -> None:
         raise ValueError(f"no {kind}s given; known {kind}s: {', '.join(known)}")
 
 
+def check_seeds(seeds) -> None:
+    """At least one seed, none twice: each seed is one run."""
+    if not len(seeds):
+        raise ValueError("no seeds given")
+    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
+    if repeated:
+        raise ValueError(f"seeds {repeated} are given more than once: each seed is one run")
+
+
+def check_inputs(name: str, source: Domain) -> None:
+    """A clear error when method ``name`` cannot run on the domain's inputs (an image-only method on vectors)."""
+    if METHODS[name].images_only and len(source.input_shape) != 3:
+        raise ValueError(f"{name} needs image domains (channels, height, width); {source.name!r} has inputs of shape {source.input_shape}")
+
+
 def make_method(name: str, source: Domain, target: Domain, seed: int = 0, steps: int = 600) -> Method:
     """A fresh method ``name`` for the pair (``steps``: the cell's, for methods that pre-train)."""
     check_names([name], METHODS, "method")
-    entry = METHODS[name]
-    if entry.images_only and len(source.input_shape) != 3:
-        raise ValueError(f"{name} needs image domains (channels, height, width); {source.name!r} has inputs of shape {source.input_shape}")
-    return entry.build(source, target, seed, steps)
+    check_inputs(name, source)
+    return METHODS[name].build(source, target, seed, steps)

@@ -16,12 +16,9 @@ from ..data import PAIRS, Domain, load_pair
 from ..methods import Method
 from ..metrics import extract, proxy_a_distance
 from ..train import fit
-from .registry import METHODS, check_names, make_method
+from .registry import METHODS, TRAINING, check_inputs, check_names, check_seeds, make_method
 
 __all__ = ["Cell", "RECIPES", "append_cell", "read_cells", "run_benchmark", "run_cell", "stored_cells", "train_cell"]
-
-#: The optimiser every benchmark run uses (chapter 2's recipe; the weights of the last step are reported).
-TRAINING = dict(optimizer="adam", lr=1e-3)
 
 #: steps and batch size per pair.
 RECIPES: dict[str, dict] = {
@@ -160,21 +157,15 @@ def run_benchmark(methods: Sequence[str], pairs: Sequence[str], seeds: Sequence[
     """
     check_names(list(methods), METHODS, "method")
     check_names(list(pairs), PAIRS, "pair")
-    if not len(seeds):
-        raise ValueError("no seeds given")
-    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
-    if repeated:
-        raise ValueError(f"seeds {repeated} are given more than once: each seed is one run")
+    check_seeds(seeds)
     for name in ("methods", "pairs"):
         given = list(methods if name == "methods" else pairs)
         if len(set(given)) != len(given):
             raise ValueError(f"{name} are given more than once: {given}")
     recipes = {pair: _recipe(pair, steps, batch_size) for pair in pairs}  # bad steps fail here, before training
     for pair in pairs:  # so does a method that cannot run on a pair's inputs
-        source, _ = load_pair(pair)
         for method in methods:
-            if METHODS[method].images_only and len(source.input_shape) != 3:
-                raise ValueError(f"{method} needs image domains; {pair} has inputs of shape {source.input_shape}")
+            check_inputs(method, load_pair(pair)[0])
     path = Path(results)
     if path.is_dir() or (path.parent.exists() and not path.parent.is_dir()):
         raise NotADirectoryError(f"{path.parent} is not a folder for the results file {path.name}")

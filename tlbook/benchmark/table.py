@@ -9,12 +9,14 @@ from typing import Sequence
 import numpy as np
 
 from ..experiment import mean_std
-from .registry import FEW_LABELS, METHODS
+from .registry import FEW_LABELS, METHODS, ORACLE
 from .run import Cell
 
 __all__ = ["Row", "seed_accuracies", "summarise", "gap_closed", "to_markdown", "write_tables"]
 
 SOURCE_ONLY, TARGET_ONLY = "source-only", "target-only"
+#: How the table marks a method that sees more of the target than unlabelled images.
+MARKS = {ORACLE: "oracle: trains on target labels", FEW_LABELS: f"semi-supervised: {FEW_LABELS}"}
 
 
 @dataclass
@@ -74,9 +76,8 @@ def to_markdown(rows: Sequence[Row], cells: Sequence[Cell], oracle_column: bool 
     lines = [header, "|---" * (6 + oracle_column) + "|"]
     for row in rows:
         _, accs = seed_accuracies(cells, row.pair, row.method)
-        name = f"{row.method} (oracle: trains on target labels)" if row.oracle else row.method
-        if row.method in METHODS and METHODS[row.method].sees == FEW_LABELS:
-            name = f"{row.method} (semi-supervised: {FEW_LABELS})"
+        sees = METHODS[row.method].sees if row.method in METHODS else None
+        name = f"{row.method} ({MARKS[sees]})" if sees in MARKS else row.method
         closed = "—" if row.gap_closed is None else f"{100 * row.gap_closed:+.0f}%"
         pair = row.pair.replace("->", "\u2011>")  # a non-breaking hyphen: the pair's name stays on one line
         line = f"| {pair} | {name} | {mean_std(accs)} | {closed} | {row.pad_mean:.2f} | {1000 * row.seconds_per_step:.0f} |"
