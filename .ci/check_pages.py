@@ -1,4 +1,5 @@
-"""Check the rendered book as a reader gets it: no widget state, MathJax served with the book, no solutions.
+"""Check the rendered book as a reader gets it: no widget state, MathJax served with the book, no icon
+script, no solutions.
 
 Usage: python .ci/check_pages.py _build/html      (exit 1 and a list of problems, or a one-line OK)
 """
@@ -10,6 +11,7 @@ from pathlib import Path
 
 WIDGET = "application/vnd.jupyter.widget"
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+ICON_SCRIPT = re.compile(r"<script[^>]+src=\"[^\"]*fontawesome\.js", re.I)   # 1.5 MB; the theme's CSS draws the icons
 REMOTE_MATHJAX = re.compile(r"<script[^>]+src=\"(?:https?:)?//[^\"]*mathjax[^\"]*\"", re.I)
 
 
@@ -17,7 +19,7 @@ def problems(html: Path) -> list[str]:
     """Every problem of every page under ``html``, one line each."""
     found = []
     local_mathjax = (html / "_static" / "mathjax").is_dir()
-    pages = sorted(html.rglob("*.html"))
+    pages = sorted(p for p in html.rglob("*.html") if "_static" not in p.relative_to(html).parts)   # pages, not theme templates
     if not pages:
         return [f"no pages under {html}"]
     for page in pages:
@@ -28,6 +30,8 @@ def problems(html: Path) -> list[str]:
         for marker in SOLUTION_MARKERS:
             if marker in text:
                 found.append(f"{name}: shows {marker!r}; the book publishes student versions only")
+        if ICON_SCRIPT.search(text):
+            found.append(f"{name}: loads the theme's 1.5 MB icon script (book/_templates/layout.html leaves it out)")
         if local_mathjax and REMOTE_MATHJAX.search(text):
             found.append(f"{name}: loads MathJax from a CDN although the book serves its own copy")
     if not local_mathjax:
@@ -42,4 +46,4 @@ if __name__ == "__main__":
         print("CI:", line, file=sys.stderr)
     if issues:
         sys.exit(1)
-    print(f"pages OK: {len(list(folder.rglob('*.html')))} pages, no widget state, MathJax local, no solutions")
+    print(f"pages OK: {len(list(folder.rglob('*.html')))} pages, no widget state, MathJax local, no icon script, no solutions")
