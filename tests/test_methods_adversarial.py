@@ -71,7 +71,7 @@ def test_domain_term_gives_the_encoder_a_gradient_that_raises_the_domain_loss():
 
     def domain_loss():
         h = dann.classifier.activations(torch.cat([xs, xt]))["bottleneck"]
-        d = dann.discriminator(h)
+        d = dann.adversary.discriminator(h)
         return domain_classification(d[:64], d[64:]).item()
 
     before = domain_loss()
@@ -152,3 +152,24 @@ def test_sdt_rejects_bad_soft_labels_and_empty_target_sets():
         SDT(model, labelled_subset(TARGET, 2), torch.eye(3))
     with pytest.raises(ValueError, match="non-empty"):
         SDT(model, (torch.zeros(0, 8), torch.zeros(0, dtype=torch.int64)), torch.eye(2))
+
+
+def test_the_adversarial_loss_trains_its_classifier_and_reverses_the_features_gradient():
+    from tlbook.losses import domain_accuracy
+    from tlbook.nn import DomainAdversarialLoss, DomainDiscriminator
+
+    torch.manual_seed(0)
+    adversary = DomainAdversarialLoss(DomainDiscriminator(4, (8,)))
+    fs, ft = torch.randn(6, 4, requires_grad=True), torch.randn(5, 4, requires_grad=True)
+    loss, accuracy = adversary(fs, ft, coefficient=0.5)
+    logits = adversary.discriminator(torch.cat([fs, ft]))
+    assert torch.allclose(loss, domain_classification(logits[:6], logits[6:]))
+    assert accuracy == domain_accuracy(logits[:6], logits[6:]) and not accuracy.requires_grad
+    reversed_grad = torch.autograd.grad(loss, fs, retain_graph=True)[0]
+    plain_grad = torch.autograd.grad(domain_classification(logits[:6], logits[6:]), fs)[0]
+    assert torch.allclose(reversed_grad, -0.5 * plain_grad)
+    loss, _ = adversary(fs, ft, coefficient=0.0)  # the classifier still learns; the features feel nothing
+    loss.backward()
+    assert fs.grad.abs().max() == 0 and all(p.grad.abs().sum() > 0 for p in adversary.discriminator.parameters())
+    with pytest.raises(ValueError, match="non-negative"):
+        adversary(fs, ft, coefficient=-1.0)

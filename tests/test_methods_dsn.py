@@ -52,9 +52,9 @@ def test_during_the_warm_up_only_the_task_loss_reaches_the_shared_encoder():
     with_all = torch.autograd.grad(total, encoder, retain_graph=True)
     task_only = torch.autograd.grad(terms["classification"] * 0 + torch.nn.functional.cross_entropy(dsn.classifier(batch[0][0]), batch[0][1]), encoder)
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(with_all, task_only))
-    assert dsn.reversal.coefficient == 0.0
+    assert dsn.adversary.reversal.coefficient == 0.0
     total, terms = dsn.loss(*batch, progress=0.9)
-    assert dsn.reversal.coefficient > 0 and {"reconstruction", "difference", "similarity", "domain accuracy"} <= set(terms)
+    assert dsn.adversary.reversal.coefficient > 0 and {"reconstruction", "difference", "similarity", "domain accuracy"} <= set(terms)
 
 
 def test_dsn_beats_source_only_on_a_small_shift():
@@ -68,3 +68,19 @@ def test_dsn_beats_source_only_on_a_small_shift():
                                  seed=seed, progress_bar=False, eval_every=300)
             accuracies.append(history.final("target test"))
         assert accuracies[1] > accuracies[0] + 0.1, f"seed {seed}: source-only, DSN = {accuracies}"
+
+
+def test_the_reconstruction_loss_is_one_argument():
+    import torch.nn.functional as F
+
+    calls = []
+
+    def plain_mse(rebuilt, images):
+        calls.append(rebuilt.shape)
+        return F.mse_loss(rebuilt, images)
+
+    source, target = SOURCE, TARGET
+    dsn = DSN(_classifier(), source.input_shape, reconstruction=plain_mse)
+    xs, ys = source.x_train[:8], source.y_train[:8]
+    _, terms = dsn.loss((xs, ys), (target.x_train[:8], None), 0.5)
+    assert len(calls) == 2 and calls[0] == xs.shape and terms["reconstruction"] > 0

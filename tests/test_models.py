@@ -49,3 +49,18 @@ def test_bad_classifier_arguments():
         digit_classifier(bottleneck=8, bottleneck_activation="softsign")
     with pytest.raises(ValueError, match="at least 2"):
         toy_classifier(num_classes=1)
+
+
+@pytest.mark.parametrize("bottleneck", [None, 8])
+def test_the_head_on_the_features_is_the_classifier(bottleneck):
+    from tlbook.nn import MLP
+
+    net = Classifier(MLP(2, (32,)), 3, bottleneck=bottleneck, hidden=(5,))
+    x = torch.randn(7, 2)
+    assert torch.equal(net.head(net.features(x)), net(x))
+    assert net.width("backbone") == 32 and net.width("logits") == 3 and net.width("fc1") == 5
+    assert net.width("bottleneck" if bottleneck else "backbone") == net.feature_dim
+    with pytest.raises(ValueError, match="no layer named 'fc9'"):
+        net.width("fc9")
+    with pytest.raises(ValueError, match=r"head expects features of shape \(N, "):
+        net.head(torch.randn(7, net.feature_dim + 1))

@@ -10,10 +10,12 @@ import tlbook.finetune
 import tlbook.methods
 from tlbook.data import labelled_subset, load_pair
 from tlbook.finetune import L2SP, FineTune
+from tlbook.finetune import ConvAutoencoder, Denoising
 from tlbook.methods import (CMD, DAN, DANN, DDC, DSN, SDT, AdaBN, DeepCORAL, Discrepancy, Method, PixelDA, SourceOnly,
                             TargetOnly)
 from tlbook.losses import coral
-from tlbook.nn import digit_classifier
+from tlbook.nn import DigitCNN, digit_classifier
+from tlbook.zsl import AttributeEmbedding, SeenClasses
 
 
 def _network():
@@ -23,6 +25,15 @@ def _network():
 def _sdt(source, target):
     soft = torch.full((10, 10), 0.1)
     return SDT(_network(), labelled_subset(target, 2), soft, batch_size=8)
+
+
+def _denoising(source, target):  # learns from the source images alone; its noise generator is checkpointed
+    return Denoising(ConvAutoencoder(DigitCNN(3, 16, widths=(4, 4))), noise=0.3, seed=1)
+
+
+def _seen_classes(source, target):  # a zero-shot model, the ten digits as seen classes with random attributes
+    attributes = torch.rand(10, 5, generator=torch.Generator().manual_seed(0)).round()
+    return SeenClasses(AttributeEmbedding(DigitCNN(3, 16, widths=(4, 4)), 5), attributes)
 
 
 def _fine_tune(source, target):
@@ -45,6 +56,8 @@ FACTORIES = {
     PixelDA: lambda s, t: PixelDA(_network(), (3, 16, 16)),
     DSN: lambda s, t: DSN(_network(), (3, 16, 16)),
     FineTune: _fine_tune,
+    Denoising: _denoising,
+    SeenClasses: _seen_classes,
 }
 
 

@@ -148,3 +148,66 @@ def test_checkpoint_of_a_finished_run_trains_no_further(tmp_path, moons):
 
 def test_dann_lambda_is_available_to_methods():
     assert 0.0 == dann_lambda(0.0) < dann_lambda(0.1) < dann_lambda(1.0) < 1.0
+
+
+def test_fit_is_the_only_training_loop_in_tlbook():
+    """Only a method's ``training_step`` (called by ``fit``) runs a backward pass; the one other place is
+    the exercise checker, which compares a student's gradient with the package's (no training)."""
+    import ast
+    from pathlib import Path
+
+    import tlbook
+
+    allowed = {("check/losses.py", "mk_mmd")}
+    package = Path(tlbook.__file__).parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for function in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            for call in ast.walk(function):
+                if isinstance(call, ast.Call) and getattr(call.func, "attr", None) == "backward":
+                    found.append((path.relative_to(package).as_posix(), function.name))
+    outside = sorted({f for f in found if f[1] != "training_step" and f not in allowed})
+    assert outside == [], f"backward passes outside fit's training_step: {outside}; train on tlbook.fit instead"
+    assert any(f[1] == "training_step" for f in found), "the scan found no training_step: it cannot fail"
+
+
+def test_unlabelled_images_train_on_fit_without_labels_and_resume_to_the_same_weights(tmp_path):
+    from tlbook.data import Domain
+    from tlbook.finetune.self_taught import ConvAutoencoder, Denoising
+    from tlbook.nn import DigitCNN
+
+    images = torch.rand(40, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    seen = []
+
+    class Recording(Denoising):
+        def loss(self, source, target, progress):
+            seen.append(source[1])
+            return super().loss(source, target, progress)
+
+    def run(steps_first=None):
+        torch.manual_seed(0)
+        method = Recording(ConvAutoencoder(DigitCNN(3, 16, widths=(4, 4))), noise=0.3, seed=3)
+        options = dict(batch_size=8, optimizer="adam", lr=1e-3, eval_sets={}, progress_bar=False,
+                       checkpoint=tmp_path / f"ae{steps_first}.pt", checkpoint_every=3)
+        domain = Domain.unlabelled("images", images)
+        if steps_first:
+            class Stop(Exception):
+                pass
+
+            def stop(step, *_):
+                if step == steps_first:
+                    raise Stop
+            with pytest.raises(Stop):
+                tlbook.fit(method, domain, steps=8, callback=stop, **options)
+            torch.manual_seed(123)  # a resumed run must not depend on the global generator
+            method = Recording(ConvAutoencoder(DigitCNN(3, 16, widths=(4, 4))), noise=0.3, seed=3)
+        history = tlbook.fit(method, domain, steps=8, **options)
+        return method, history
+
+    whole, history = run()
+    resumed, _ = run(steps_first=3)
+    assert all(labels is None for labels in seen), "an unlabelled method must not receive labels"
+    assert history.terms["reconstruction"][-1] > 0
+    for a, b in zip(whole.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)

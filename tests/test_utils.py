@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 import tlbook
@@ -96,3 +97,11 @@ def test_the_plot_helpers_draw_figures_no_wider_than_the_books_column():
         plt.close(figure)
     plot.use_book_style()
     assert plt.rcParams["figure.figsize"][0] == plot.BOOK_WIDTH and plt.rcParams["figure.dpi"] == 100
+
+
+def test_markdown_table_is_the_one_table_writer():
+    from tlbook.experiment import markdown_table
+
+    assert markdown_table(["a", "b"], [[1, "x|y"], ["2", 3.5]]) == "| a | b |\n|---|---|\n| 1 | x\\|y |\n| 2 | 3.5 |"
+    with pytest.raises(ValueError, match="a row has 1 cells and the header 2"):
+        markdown_table(["a", "b"], [[1]])

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["device", "seed_everything"]
+__all__ = ["SeededNoise", "device", "seed_everything"]
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -39,3 +39,29 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+class SeededNoise:
+    """Gaussian noise from its own generator, created on the device of the first tensor it meets;
+    ``state_dict``/``load_state_dict`` let ``fit`` checkpoint it with a method, so that a resumed
+    run draws the same noise as an uninterrupted one."""
+
+    def __init__(self, seed: int):
+        self.seed, self.generator = seed, None
+
+    def like(self, x: torch.Tensor) -> torch.Tensor:
+        """Standard normal noise of ``x``'s shape, dtype and device."""
+        if self.generator is None:
+            self.generator = torch.Generator(x.device).manual_seed(self.seed)
+        return torch.randn(x.shape, generator=self.generator, device=x.device, dtype=x.dtype)
+
+    def state_dict(self) -> dict:
+        if self.generator is None:
+            return {"seed": self.seed}
+        return {"seed": self.seed, "device": str(self.generator.device), "state": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.seed, self.generator = state["seed"], None
+        if "state" in state:
+            self.generator = torch.Generator(state["device"])
+            self.generator.set_state(state["state"])

@@ -12,7 +12,7 @@ from .data import Domain
 from .methods import Method
 from .train import History, fit
 
-__all__ = ["Runs", "comparison_table", "glue", "mean_std", "repeat"]
+__all__ = ["Runs", "comparison_table", "glue", "markdown_table", "mean_std", "repeat"]
 
 
 def mean_std(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
@@ -22,6 +22,19 @@ def mean_std(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> 
         raise ValueError("no values to summarise")
     std = values.std(ddof=1) if values.size > 1 else 0.0
     return f"{values.mean():.{digits}f} ± {std:.{digits}f}"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """The one way the book writes a results table: a Markdown table of ``header`` and ``rows`` (each
+    cell formatted with ``str``; a ``|`` inside a cell is escaped). Show it with
+    ``display(Markdown(markdown_table(...)))``."""
+    def line(cells: Sequence[object]) -> str:
+        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"a row has {len(row)} cells and the header {len(header)}: {list(row)}")
+    return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
 
 
 @dataclass
@@ -73,19 +86,19 @@ def comparison_table(runs: Sequence[Runs], baseline: Runs | None = None) -> str:
     """A Markdown table: target-test and source-test accuracy (mean ± std over seeds), and
     the gain over ``baseline`` computed seed by seed (each run's seeds must be among the
     baseline's). A run with fewer seeds than the others says how many it has."""
-    header = "| method | target test (%) | source test (%) |" + (" gain over baseline (points) |" if baseline else "")
-    rows = [header, "|---" * (3 + bool(baseline)) + "|"]
+    header = ["method", "target test (%)", "source test (%)"] + (["gain over baseline (points)"] if baseline else [])
+    rows = []
     for r in runs:
         name = r.name if len(r.seeds) == len(runs[0].seeds) else f"{r.name} ({len(r.seeds)} seed{'s' if len(r.seeds) > 1 else ''})"
-        row = f"| {name} | {r.summary()} | {r.summary('source test')} |"
+        row = [name, r.summary(), r.summary("source test")]
         if baseline is not None:
             missing = set(r.seeds) - set(baseline.seeds)
             if missing:
                 raise ValueError(f"{r.name!r} ran seeds {sorted(missing)} that the baseline did not run ({baseline.seeds})")
             paired = baseline.accuracies()[[baseline.seeds.index(s) for s in r.seeds]]
-            row += f" {mean_std(r.accuracies() - paired)} |"
+            row.append(mean_std(r.accuracies() - paired))
         rows.append(row)
-    return "\n".join(rows)
+    return markdown_table(header, rows)
 
 
 def glue(name: str, value: object) -> None:

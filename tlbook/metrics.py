@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["accuracy", "predict", "extract", "eval_mode", "proxy_a_distance"]
+__all__ = ["accuracy", "accuracy_by_bins", "predict", "extract", "eval_mode", "feature_sample", "proxy_a_distance"]
 
 
 @contextmanager
@@ -41,6 +41,24 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     if len(x) != len(y):
         raise ValueError(f"{len(x)} inputs but {len(y)} labels")
     return (predict(model, x, batch_size) == y).float().mean().item()
+
+
+def feature_sample(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """The features ``model.classifier.features`` (or ``model.features``) of the first ``n`` examples,
+    and their labels: what the book's feature maps draw."""
+    features = getattr(getattr(model, "classifier", model), "features")
+    return extract(features, model, x[:n]), y[:n]
+
+
+def accuracy_by_bins(model: nn.Module, x: torch.Tensor, y: torch.Tensor, value: torch.Tensor,
+                     bins: list[tuple[float, float]]) -> list[float]:
+    """Accuracy on the examples whose ``value`` lies in each ``[low, high)`` of ``bins`` (nan for an empty
+    bin): e.g. the target digits split by the contrast between stroke and background (chapter 3)."""
+    if len(value) != len(x):
+        raise ValueError(f"one value per example is needed: {len(value)} values for {len(x)} examples")
+    right = (predict(model, x) == y).float().cpu()
+    value = value.cpu()
+    return [right[(value >= low) & (value < high)].mean().item() for low, high in bins]
 
 
 def proxy_a_distance(source: torch.Tensor, target: torch.Tensor, seed: int = 0) -> float:

@@ -66,15 +66,18 @@ def image_rows(rows: dict[str, torch.Tensor], title: str = "") -> plt.Figure:
     return fig
 
 
-def training_curves(history: History, title: str = "") -> plt.Figure:
-    """Loss terms (left) and evaluation accuracies (right) against the training step."""
+def training_curves(history: History, title: str = "", terms: list[str] | None = None, log_loss: bool = False) -> plt.Figure:
+    """Loss terms (left; ``terms`` picks some, ``log_loss`` a log scale) and held-out accuracies (right)
+    against the training step. The accuracies are for reading: nothing selects weights by them."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(BOOK_WIDTH, 3.2))
-    for name, values in history.terms.items():
-        left.plot(history.steps, values, label=name)
-    left.set(xlabel="step", ylabel="loss", title="training terms")
+    for name in terms if terms is not None else history.terms:
+        if name not in history.terms:
+            raise KeyError(f"no logged term {name!r}; logged: {', '.join(history.terms)}")
+        left.plot(history.steps, history.terms[name], label=name)
+    left.set(xlabel="step", ylabel="loss", yscale="log" if log_loss else "linear", title="training terms")
     for name, values in history.evals.items():
-        right.plot(history.eval_steps, values, marker="o", label=name)
-    right.set(xlabel="step", ylabel="accuracy", ylim=(0, 1.02), title="held-out accuracy")
+        right.plot(history.eval_steps, values, marker="o", ms=3, label=name)
+    right.set(xlabel="step", ylabel="accuracy", ylim=(0, 1.02), title="held-out accuracy (read, not selected)")
     for ax in (left, right):
         ax.legend(fontsize=8), ax.grid(alpha=0.3)
     if title:

@@ -142,7 +142,7 @@ def fit(
       (e.g. ``tlbook.schedules.dann_lr``); the method receives ``p`` too (for λ ramps).
     - Target labels reach the method only if ``method.uses_target_labels``.
     - ``eval_sets`` maps names to ``(x, y)``; by default the source and target
-      **test** splits. Their accuracies are recorded for plots and reports; nothing
+      **test** splits (none for a method that learns without labels). Their accuracies are recorded for plots and reports; nothing
       here selects a model by them: the returned weights are those of the last step.
     - ``checkpoint``: a file. If it exists, training resumes from it (model, optimisers,
       step, samplers, the method's own state, random generators and history), so an
@@ -172,10 +172,12 @@ def fit(
     for opt in optimizers:
         for group in opt.param_groups:
             group.setdefault("base_lr", group["lr"])
-    samplers = [BatchSampler(source.x_train, source.y_train, batch_size, seed=seed)]
+    samplers = [BatchSampler(source.x_train, source.y_train if method.uses_source_labels else None, batch_size, seed=seed)]
     if target is not None:
         labels = target.y_train if method.uses_target_labels else None
         samplers.append(BatchSampler(target.x_train, labels, batch_size, seed=seed + 1))
+    if eval_sets is None and not method.uses_source_labels:
+        eval_sets = {}  # a method that learns without labels (an autoencoder) has no accuracy to report
     if eval_sets is None:
         eval_sets = {"source test": (source.x_test, source.y_test)}
         if target is not None:

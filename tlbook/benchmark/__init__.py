@@ -8,11 +8,11 @@
 - ``profile_methods``: steps per second and peak memory on the current device (the GPU check).
 """
 from .profile import profile_methods
-from .registry import METHODS, Entry, make_method, network
-from .run import RECIPES, Cell, read_cells, run_benchmark, run_cell, stored_cells, train_cell
+from .registry import METHODS, OUTSIDE_THE_BENCHMARK, Entry, make_method, network
+from .run import RECIPES, Cell, read_cells, recipe, run_benchmark, run_cell, stored_cells, train_cell
 from .studies import STUDIES, Study, paired_gains, run_study, study_table
 from .table import Row, gap_closed, seed_accuracies, summarise, to_markdown, write_tables
 
-__all__ = ["Cell", "Entry", "METHODS", "RECIPES", "Row", "STUDIES", "Study", "gap_closed", "make_method", "network",
-           "paired_gains", "profile_methods", "read_cells", "run_benchmark", "run_cell", "run_study", "seed_accuracies",
+__all__ = ["Cell", "Entry", "METHODS", "OUTSIDE_THE_BENCHMARK", "RECIPES", "Row", "STUDIES", "Study", "gap_closed", "make_method", "network",
+           "paired_gains", "profile_methods", "read_cells", "recipe", "run_benchmark", "run_cell", "run_study", "seed_accuracies",
            "stored_cells", "study_table", "summarise", "to_markdown", "train_cell", "write_tables"]

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..experiment import mean_std
+from ..experiment import markdown_table, mean_std
 from ..methods import DANN, DSN, AdaBN, Method, SourceOnly
-from ..nn import Classifier, digit_classifier
+from ..nn import Classifier, small_digit_classifier
 from .registry import check_names, check_seeds
 from .run import Cell, append_cell, read_cells, train_cell
 from .table import seed_accuracies
@@ -43,15 +43,15 @@ class Study:
 
 
 def _plain() -> Classifier:  # chapter 3's digit network: 16 and 32 channels, fc100-fc100
-    return digit_classifier(widths=(16, 32))
+    return small_digit_classifier()
 
 
 def _batch_norm() -> Classifier:  # the same with batch norm after each convolution
-    return digit_classifier(widths=(16, 32), batch_norm=True)
+    return small_digit_classifier(batch_norm=True)
 
 
 def _shared_code() -> Classifier:  # chapter 4's: the same with a 64-unit bottleneck, DSN's shared code
-    return digit_classifier(widths=(16, 32), bottleneck=64)
+    return small_digit_classifier(bottleneck=64)
 
 
 STUDIES: dict[str, Study] = {
@@ -120,8 +120,8 @@ def study_table(cells: Sequence[Cell], study: str, configs: Sequence[str] | None
     """A Markdown table: target-test accuracy (mean ± std over seeds), and each configuration's gain
     over its baseline paired by seed, with every seed's gain."""
     chosen = STUDIES[study]
-    lines = ["| configuration | target test (%) | source test (%) | gain over its baseline (points) | gain, seed by seed |",
-             "|---|---|---|---|---|"]
+    header = ["configuration", "target test (%)", "source test (%)", "gain over its baseline (points)", "gain, seed by seed"]
+    lines = []
     for config in configs or chosen.configs:
         _, accuracy = seed_accuracies(cells, chosen.pair, config)
         source = [c.source_test for c in sorted(cells, key=lambda c: c.seed) if (c.pair, c.method) == (chosen.pair, config)]
@@ -132,5 +132,5 @@ def study_table(cells: Sequence[Cell], study: str, configs: Sequence[str] | None
             spread = f" ± {100 * gains.std(ddof=1):.1f}" if len(gains) > 1 else ""
             gain = f"{100 * gains.mean():+.1f}{spread} over {baseline}"
             by_seed = " ".join(f"{100 * g:+.1f}" for g in gains)
-        lines.append(f"| {config} | {mean_std(accuracy)} | {mean_std(source)} | {gain} | {by_seed} |")
-    return "\n".join(lines)
+        lines.append([config, mean_std(accuracy), mean_std(source), gain, by_seed])
+    return markdown_table(header, lines)

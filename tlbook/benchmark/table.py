@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..experiment import mean_std
+from ..experiment import markdown_table, mean_std
 from .registry import FEW_LABELS, METHODS, ORACLE
 from .run import Cell
 
@@ -71,18 +71,18 @@ def summarise(cells: Sequence[Cell]) -> list[Row]:
 
 def to_markdown(rows: Sequence[Row], cells: Sequence[Cell], oracle_column: bool = False) -> str:
     """A Markdown table; the oracle column (selection by target labels) only when asked, and labelled."""
-    header = "| pair | method | target test (%) | gap closed | proxy A-distance | ms / step |"
-    header += " best target test during training (%), ORACLE selection |" if oracle_column else ""
-    lines = [header, "|---" * (6 + oracle_column) + "|"]
+    header = ["pair", "method", "target test (%)", "gap closed", "proxy A-distance", "ms / step"]
+    header += ["best target test during training (%), ORACLE selection"] if oracle_column else []
+    lines = []
     for row in rows:
         _, accs = seed_accuracies(cells, row.pair, row.method)
         sees = METHODS[row.method].sees if row.method in METHODS else None
         name = f"{row.method} ({MARKS[sees]})" if sees in MARKS else row.method
         closed = "—" if row.gap_closed is None else f"{100 * row.gap_closed:+.0f}%"
         pair = row.pair.replace("->", "\u2011>")  # a non-breaking hyphen: the pair's name stays on one line
-        line = f"| {pair} | {name} | {mean_std(accs)} | {closed} | {row.pad_mean:.2f} | {1000 * row.seconds_per_step:.0f} |"
-        lines.append(line + (f" {100 * row.oracle_mean:.1f} |" if oracle_column else ""))
-    return "\n".join(lines)
+        line = [pair, name, mean_std(accs), closed, f"{row.pad_mean:.2f}", f"{1000 * row.seconds_per_step:.0f}"]
+        lines.append(line + ([f"{100 * row.oracle_mean:.1f}"] if oracle_column else []))
+    return markdown_table(header, lines)
 
 
 def write_tables(cells: Sequence[Cell], directory: str | Path, oracle_column: bool = False) -> tuple[Path, Path]:

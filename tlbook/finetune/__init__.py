@@ -7,7 +7,7 @@
 - training: ``FineTune`` with ``tlbook.fit`` on ``few_labels(target, k)``;
 - source models: ``pretrained`` (trained here, cached; ``torchvision="resnet18"`` swaps in an ImageNet model),
   ``torchvision_classifier`` (needs a network),
-  ``pretrain_autoencoder`` (self-taught: no labels).
+  ``pretrain_autoencoder`` (self-taught: no labels; ``Denoising`` on ``tlbook.fit``).
 """
 from .discriminative import discriminative_param_groups
 from .l2sp import L2SP, weight_distance
@@ -16,10 +16,10 @@ from .layers import (count_parameters, freeze, freeze_layers, frozen_layer_names
 from .method import FineTune, few_labels, fine_tune
 from .peft import LoRAConv2d, LoRALinear, add_lora, bitfit
 from .pretrained import pretrained, torchvision_classifier
-from .self_taught import ConvAutoencoder, pretrain_autoencoder
+from .self_taught import ConvAutoencoder, Denoising, pretrain_autoencoder
 
 __all__ = [
-    "ConvAutoencoder", "FineTune", "L2SP", "LoRAConv2d", "LoRALinear", "add_lora", "bitfit", "count_parameters",
+    "ConvAutoencoder", "Denoising", "FineTune", "L2SP", "LoRAConv2d", "LoRALinear", "add_lora", "bitfit", "count_parameters",
     "discriminative_param_groups", "few_labels", "fine_tune", "freeze", "freeze_layers", "frozen_layer_names", "layer_names",
     "named_layers", "pretrain_autoencoder", "pretrained", "torchvision_classifier", "transfer_layers", "unfreeze",
     "weight_distance",

@@ -18,14 +18,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
-from .._utils import seed_everything
-from ..data import BatchSampler
+from .._utils import SeededNoise, seed_everything
+from ..data import Domain
+from ..methods.base import Batch, Method
 from ..nn import DigitCNN
+from ..train import fit
 from .pretrained import cached_model
 
-__all__ = ["ConvAutoencoder", "pretrain_autoencoder"]
+__all__ = ["ConvAutoencoder", "Denoising", "pretrain_autoencoder"]
 
 
 class ConvAutoencoder(nn.Module):
@@ -49,6 +50,24 @@ class ConvAutoencoder(nn.Module):
         return self.decoder(code)
 
 
+class Denoising(Method):
+    """The denoising objective above as a method for ``fit``: unlabelled batches, ``x + σε`` in,
+    ``x`` out (the noise generator is part of what ``fit`` checkpoints). Logged: ``reconstruction``."""
+
+    uses_source_labels = False
+
+    def __init__(self, autoencoder: ConvAutoencoder, noise: float = 0.3, seed: int = 0):
+        super().__init__(autoencoder)
+        if noise < 0:
+            raise ValueError(f"noise must be non-negative, got {noise}")
+        self.noise_level, self.noise = noise, SeededNoise(seed)
+
+    def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x, _ = source
+        reconstruction = F.mse_loss(self.classifier(x + self.noise_level * self.noise.like(x)), x)
+        return reconstruction, {"reconstruction": reconstruction.detach()}
+
+
 def pretrain_autoencoder(images: torch.Tensor, encoder: DigitCNN, tag: str, *, steps: int = 1500,
                          batch_size: int = 64, lr: float = 1e-3, noise: float = 0.3, seed: int = 0,
                          cache: bool = True, progress_bar: bool = True) -> ConvAutoencoder:
@@ -59,16 +78,8 @@ def pretrain_autoencoder(images: torch.Tensor, encoder: DigitCNN, tag: str, *, s
     model = ConvAutoencoder(encoder).to(images.device)
 
     def train() -> None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-        sampler = BatchSampler(images, None, batch_size, seed=seed)
-        generator = torch.Generator(images.device).manual_seed(seed)
-        for _ in tqdm(range(steps), desc="autoencoder", disable=not progress_bar, mininterval=1.0):
-            x, _ = next(sampler)
-            noisy = x + noise * torch.randn(x.shape, generator=generator, device=x.device)
-            loss = F.mse_loss(model(noisy), x)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        fit(Denoising(model, noise, seed), Domain.unlabelled("unlabelled images", images), steps=steps,
+            batch_size=batch_size, optimizer="adam", lr=lr, seed=seed, eval_sets={}, progress_bar=progress_bar)
 
     return cached_model(model, "autoencoder", tag, images, train, cache, steps=steps, bs=batch_size, lr=lr,
                         noise=noise, seed=seed)

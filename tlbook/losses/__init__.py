@@ -3,7 +3,7 @@
 The discrepancy losses take source rows ``x`` (n×d) and target rows ``y`` (m×d); every loss
 works on any device and floating dtype and raises a clear error for inputs it cannot handle.
 """
-from .adversarial import class_soft_labels, domain_classification, domain_confusion, soft_label_loss
+from .adversarial import class_soft_labels, domain_accuracy, domain_classification, domain_confusion, soft_label_loss
 from .cmd import cmd
 from .coral import coral, covariance
 from .dsn import difference_loss, scale_invariant_mse
@@ -12,6 +12,6 @@ from .zsl import attribute_hinge
 
 __all__ = [
     "attribute_hinge", "class_soft_labels", "cmd", "coral", "covariance", "dan_bandwidths", "difference_loss",
-    "domain_classification", "domain_confusion", "median_bandwidth", "mk_mmd", "mmd", "scale_invariant_mse",
+    "domain_accuracy", "domain_classification", "domain_confusion", "median_bandwidth", "mk_mmd", "mmd", "scale_invariant_mse",
     "soft_label_loss", "squared_distances",
 ]

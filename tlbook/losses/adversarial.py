@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ._checks import at_least_float32
 
-__all__ = ["class_soft_labels", "domain_classification", "domain_confusion", "soft_label_loss"]
+__all__ = ["class_soft_labels", "domain_accuracy", "domain_classification", "domain_confusion", "soft_label_loss"]
 
 
 def _check_logits(logits: torch.Tensor, name: str) -> None:
@@ -45,6 +45,17 @@ def domain_classification(source_logits: torch.Tensor, target_logits: torch.Tens
     if logits.ndim == 1:
         return F.binary_cross_entropy_with_logits(logits, domain.to(logits.dtype))
     return F.cross_entropy(logits, domain)
+
+
+def domain_accuracy(source_logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:
+    """How often the domain classifier behind ``domain_classification`` is right (source = domain 0,
+    target = domain 1); 0.5 is chance. Binary logits ``(N,)`` say "target" when positive; ``(N, D)``
+    logits by their argmax. A detached scalar, for logging."""
+    def says_target(logits: torch.Tensor) -> torch.Tensor:
+        return logits > 0 if logits.ndim == 1 else logits.argmax(1) == 1
+
+    right = torch.cat([~says_target(source_logits.detach()), says_target(target_logits.detach())])
+    return right.float().mean()
 
 
 def domain_confusion(logits: torch.Tensor) -> torch.Tensor:

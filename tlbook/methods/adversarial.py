@@ -20,33 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..losses import domain_classification
-from ..nn import Classifier, DomainDiscriminator, GradientReversal, batch_norm_layers, running_stats_frozen
+from ..nn import Classifier, DomainAdversarialLoss, DomainDiscriminator, batch_norm_layers, running_stats_frozen
 from ..schedules import dann_lambda
 from .base import Batch, Method
 
-__all__ = ["DANN", "domain_accuracy", "layer_width"]
-
-
-def layer_width(classifier: Classifier, layer: str) -> int:
-    """The number of features ``classifier.activations(x)[layer]`` has per example."""
-    if layer not in classifier.layer_names:
-        raise ValueError(f"no layer named {layer!r} in the classifier; it has {classifier.layer_names}")
-    if layer == "backbone":
-        return classifier.backbone.out_features
-    linears = [m for m in classifier.layers._modules[layer].modules() if isinstance(m, nn.Linear)]
-    return linears[-1].out_features
-
-
-def domain_accuracy(source_logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:
-    """How often a domain classifier is right (source = domain 0, target = domain 1); 0.5 is chance.
-
-    Binary logits ``(N,)`` say "target" when positive; ``(N, 2)`` logits by their argmax."""
-    def says_target(logits: torch.Tensor) -> torch.Tensor:
-        return logits > 0 if logits.ndim == 1 else logits.argmax(1) == 1
-
-    right = torch.cat([~says_target(source_logits.detach()), says_target(target_logits.detach())])
-    return right.float().mean()
+__all__ = ["DANN"]
 
 
 class DANN(Method):
@@ -82,8 +60,8 @@ class DANN(Method):
             raise ValueError("domain_batch_norm=True needs a network with batch-norm layers (batch_norm=True)")
         self.layer, self.weight, self.schedule = layer, weight, schedule
         self.domain_batch_norm = domain_batch_norm
-        self.discriminator = discriminator if discriminator is not None else DomainDiscriminator(layer_width(classifier, layer), hidden)
-        self.reversal = GradientReversal(0.0)
+        self.adversary = DomainAdversarialLoss(discriminator if discriminator is not None
+                                               else DomainDiscriminator(classifier.width(layer), hidden))
 
     def _activations(self, xs: torch.Tensor, xt: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every named activation for the source rows, then the target rows."""
@@ -101,10 +79,8 @@ class DANN(Method):
         acts = self._activations(xs, xt)
         n = len(xs)
         classification = F.cross_entropy(acts["logits"][:n], ys)
-        self.reversal.coefficient = self.weight * self.schedule(progress)
-        logits = self.discriminator(self.reversal(acts[self.layer]))
-        domain = domain_classification(logits[:n], logits[n:])
+        coefficient = self.weight * self.schedule(progress)
+        domain, accuracy = self.adversary(acts[self.layer][:n], acts[self.layer][n:], coefficient)
         terms = {"classification": classification.detach(), "domain": domain.detach(),
-                 "domain accuracy": domain_accuracy(logits[:n], logits[n:]),
-                 "lambda": torch.tensor(self.reversal.coefficient)}
+                 "domain accuracy": accuracy, "lambda": torch.tensor(coefficient)}
         return classification + domain, terms

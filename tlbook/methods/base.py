@@ -30,6 +30,8 @@ class Method(nn.Module):
     Class attributes:
     - ``uses_target_labels``: ``fit`` hands target labels only to methods that set
       it, so an unsupervised method cannot read them by accident.
+    - ``uses_source_labels``: ``False`` for a method that learns from unlabelled images alone
+      (a denoising autoencoder); its source batches then come as ``(x, None)``.
     - ``oracle``: the method trains on target labels; its numbers are an upper
       reference, never a result of adaptation.
 
@@ -41,6 +43,7 @@ class Method(nn.Module):
     """
 
     uses_target_labels: bool = False
+    uses_source_labels: bool = True
     oracle: bool = False
     autocast: tuple[str, torch.dtype] | None = None
 

@@ -21,13 +21,14 @@ information; with it, what is removed from the shared code has to go into the pr
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
-from ..losses import difference_loss, domain_classification, mk_mmd, scale_invariant_mse
-from ..nn import Classifier, CodeEncoder, DomainDiscriminator, GradientReversal, SharedDecoder
+from ..losses import difference_loss, mk_mmd, scale_invariant_mse
+from ..nn import Classifier, CodeEncoder, DomainAdversarialLoss, DomainDiscriminator, SharedDecoder
 from ..schedules import dann_lambda
-from .adversarial import domain_accuracy
 from .base import Batch, Method
 
 __all__ = ["DSN"]
@@ -43,6 +44,8 @@ class DSN(Method):
       paper's ranges (α 0.01–0.15, β 0.05–0.075, γ 0.25–0.3).
     - ``similarity``: ``"dann"`` (gradient reversal into a domain classifier, the reversal coefficient
       ramped like DANN's over the adaptation phase) or ``"mmd"`` (multi-kernel MMD).
+    - ``reconstruction``: the reconstruction loss ``f(rebuilt, images)``; the paper's scale-invariant MSE
+      by default (``torch.nn.functional.mse_loss`` for the plain one).
     - ``warmup``: fraction of training in which the features learn from the task loss alone (the paper
       switches the adaptation losses on after a source-only phase): reconstruction, difference and MMD
       similarity are multiplied by 0 until then; with DANN similarity the domain classifier already
@@ -55,7 +58,8 @@ class DSN(Method):
 
     def __init__(self, classifier: Classifier, image_shape: tuple[int, int, int], *, recon_weight: float = 0.1,
                  difference_weight: float = 0.05, similarity_weight: float = 0.25, similarity: str = "dann",
-                 warmup: float = 0.1, private_widths: tuple[int, int] = (8, 16)):
+                 warmup: float = 0.1, private_widths: tuple[int, int] = (8, 16),
+                 reconstruction: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = scale_invariant_mse):
         super().__init__(classifier)
         if "bottleneck" not in classifier.layer_names:
             raise ValueError("DSN reads the shared code from the classifier's bottleneck: build it with bottleneck=...")
@@ -70,8 +74,8 @@ class DSN(Method):
         self.private_source = CodeEncoder(channels, size, code, private_widths)
         self.private_target = CodeEncoder(channels, size, code, private_widths)
         self.decoder = SharedDecoder(code, channels, size)
-        self.discriminator = DomainDiscriminator(code, (100,)) if similarity == "dann" else None
-        self.reversal = GradientReversal(0.0) if similarity == "dann" else None
+        self.adversary = DomainAdversarialLoss(DomainDiscriminator(code, (100,))) if similarity == "dann" else None
+        self.reconstruction = reconstruction
         self.recon_weight, self.difference_weight, self.similarity_weight = recon_weight, difference_weight, similarity_weight
         self.similarity, self.warmup = similarity, warmup
 
@@ -91,18 +95,16 @@ class DSN(Method):
         shared = self.shared_code(torch.cat([xs, xt]))
         hs, ht = shared[:n], shared[n:]
         ps, pt = self.private_source(xs), self.private_target(xt)
-        classification = F.cross_entropy(self.classifier.layers[1:](hs), ys)
-        reconstruction = scale_invariant_mse(self.decoder(hs + ps), xs) + scale_invariant_mse(self.decoder(ht + pt), xt)
+        classification = F.cross_entropy(self.classifier.head(hs), ys)
+        reconstruction = self.reconstruction(self.decoder(hs + ps), xs) + self.reconstruction(self.decoder(ht + pt), xt)
         difference = difference_loss(hs, ps) + difference_loss(ht, pt)
         terms = {"classification": classification.detach(), "reconstruction": reconstruction.detach(),
                  "difference": difference.detach()}
         on = 1.0 if progress >= self.warmup else 0.0
         if self.similarity == "dann":
             # the domain classifier always learns; the features feel it only once the reversal is on
-            self.reversal.coefficient = dann_lambda((progress - self.warmup) / (1 - self.warmup)) if on else 0.0
-            logits = self.discriminator(self.reversal(shared))
-            similarity = domain_classification(logits[:n], logits[n:])
-            terms["domain accuracy"] = domain_accuracy(logits[:n], logits[n:])
+            coefficient = dann_lambda((progress - self.warmup) / (1 - self.warmup)) if on else 0.0
+            similarity, terms["domain accuracy"] = self.adversary(hs, ht, coefficient)
             similarity_weight = self.similarity_weight
         else:
             similarity = mk_mmd(hs, ht)

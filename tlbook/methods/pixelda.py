@@ -23,10 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import files
-from ..losses import scale_invariant_mse
+from ..losses import domain_accuracy, scale_invariant_mse
 from ..metrics import eval_mode
 from ..nn import Classifier, ImageDiscriminator, PixelGenerator
-from .adversarial import domain_accuracy
 from .base import Batch, Method
 
 __all__ = ["PixelDA"]
@@ -65,6 +64,38 @@ class PixelDA(Method):
         """1 where the source image shows the digit (mean over channels above ``foreground``)."""
         return (x.mean(1, keepdim=True) > self.foreground).to(x.dtype)
 
+    def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's loss (real target images are 1, renderings 0) and its accuracy."""
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        loss = 0.5 * (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                      + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        return loss, domain_accuracy(fake_logits, real_logits)  # generated = domain 0, real target = 1
+
+    def generator_loss(self, fake: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """G's loss: fool D (non-saturating), keep the source's content (masked PMSE), stay classifiable."""
+        fooled = self.discriminator(fake)
+        adversarial = F.binary_cross_entropy_with_logits(fooled, torch.ones_like(fooled))
+        content = scale_invariant_mse(fake, xs, self.content_mask(xs))
+        task_on_fake = F.cross_entropy(self.classifier(fake), ys)
+        loss = self.adversarial_weight * adversarial + self.content_weight * content + self.task_weight * task_on_fake
+        return loss, {"G adversarial": adversarial.detach(), "content": content.detach()}
+
+    def task_loss(self, xs: torch.Tensor, fake: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+        """T's loss: the source labels, on the source images and on their renderings."""
+        return 0.5 * (F.cross_entropy(self.classifier(xs), ys) + F.cross_entropy(self.classifier(fake), ys))
+
+    def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The three players' losses at the current parameters, summed (the logged ``loss``). Training
+        does not minimise this sum: ``training_step`` updates D, then G against the updated D, then T."""
+        (xs, ys), (xt, _) = source, target
+        if xt is None:
+            raise ValueError("PixelDA needs target images: pass a target domain to fit")
+        fake = self.generator(xs)
+        d_loss, d_accuracy = self.discriminator_loss(xt, fake.detach())
+        g_loss, g_terms = self.generator_loss(fake, xs, ys)
+        task = self.task_loss(xs, fake.detach(), ys)
+        return d_loss + g_loss + task, {"D": d_loss.detach(), "D accuracy": d_accuracy, **g_terms, "task": task.detach()}
+
     def training_step(self, source: Batch, target: Batch, progress: float, optimizers) -> dict[str, torch.Tensor]:
         d_opt, g_opt, t_opt = optimizers
         (xs, ys), (xt, _) = source, target
@@ -72,32 +103,22 @@ class PixelDA(Method):
             raise ValueError("PixelDA needs target images: pass a target domain to fit")
         with self.mixed_precision():
             fake = self.generator(xs)
-            # 1. D: real target images are 1, renderings 0
-            real_logits, fake_logits = self.discriminator(xt), self.discriminator(fake.detach())
-            d_loss = 0.5 * (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+            d_loss, d_accuracy = self.discriminator_loss(xt, fake.detach())  # 1. D
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         d_opt.step()
         with self.mixed_precision():
-            # 2. G: fool the updated D (non-saturating loss), keep the content, stay classifiable
-            fooled = self.discriminator(fake)
-            adversarial = F.binary_cross_entropy_with_logits(fooled, torch.ones_like(fooled))
-            content = scale_invariant_mse(fake, xs, self.content_mask(xs))
-            task_on_fake = F.cross_entropy(self.classifier(fake), ys)
-            g_loss = self.adversarial_weight * adversarial + self.content_weight * content + self.task_weight * task_on_fake
+            g_loss, g_terms = self.generator_loss(fake, xs, ys)  # 2. G, against the updated D
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         g_opt.step()
         with self.mixed_precision():
-            # 3. T: the source labels, on source images and on their renderings
-            task = 0.5 * (F.cross_entropy(self.classifier(xs), ys) + F.cross_entropy(self.classifier(fake.detach()), ys))
+            task = self.task_loss(xs, fake.detach(), ys)  # 3. T
         t_opt.zero_grad(set_to_none=True)  # also drops what G's task term left on T
         task.backward()
         t_opt.step()
-        return {"loss": (d_loss + g_loss + task).detach(), "D": d_loss.detach(),
-                "D accuracy": domain_accuracy(fake_logits, real_logits),  # generated = domain 0, real target = 1
-                "G adversarial": adversarial.detach(), "content": content.detach(), "task": task.detach()}
+        return {"loss": (d_loss + g_loss + task).detach(), "D": d_loss.detach(), "D accuracy": d_accuracy,
+                **g_terms, "task": task.detach()}
 
     def render(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """``G(x, z)`` in eval mode, detached: what the generator makes of ``x``."""

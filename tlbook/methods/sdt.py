@@ -27,10 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import BatchSampler, Domain
-from ..losses import class_soft_labels, domain_classification, domain_confusion, soft_label_loss
+from ..losses import class_soft_labels, domain_accuracy, domain_classification, domain_confusion, soft_label_loss
 from ..metrics import extract
 from ..nn import Classifier, DomainDiscriminator
-from .adversarial import domain_accuracy, layer_width
 from .base import Batch, Method
 
 __all__ = ["SDT", "source_soft_labels"]
@@ -70,7 +69,7 @@ class SDT(Method):
         if confusion_weight < 0 or soft_weight < 0:
             raise ValueError("confusion_weight and soft_weight must be non-negative")
         self.layer = layer or classifier.layer_names[-2]
-        self.discriminator = DomainDiscriminator(layer_width(classifier, self.layer), hidden, domains=2)
+        self.discriminator = DomainDiscriminator(classifier.width(self.layer), hidden, domains=2)
         self.register_buffer("soft_labels", soft_labels.detach().clone())
         self.labelled = BatchSampler(x, y, batch_size, seed=seed)
         self.confusion_weight, self.soft_weight, self.temperature = confusion_weight, soft_weight, temperature

@@ -10,7 +10,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-__all__ = ["Classifier", "digit_classifier", "toy_classifier"]
+__all__ = ["Classifier", "adaptation_classifier", "digit_classifier", "small_digit_classifier", "toy_classifier"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
@@ -36,7 +36,8 @@ class Classifier(nn.Module):
       predictor is ``(100, 100)``.
 
     ``features(x)`` is the representation the head sees (the bottleneck when there
-    is one); ``activations(x)`` returns every named layer's output.
+    is one) and ``head(features)`` the logits from it, so ``head(features(x)) == forward(x)``;
+    ``activations(x)`` returns every named layer's output and ``width(name)`` its size.
     """
 
     def __init__(
@@ -73,6 +74,14 @@ class Classifier(nn.Module):
         """Names accepted by ``activations``: ``"backbone"`` then each layer in order."""
         return ["backbone", *self.layers._modules]
 
+    def width(self, layer: str) -> int:
+        """The number of features ``activations(x)[layer]`` has per example."""
+        if layer not in self.layer_names:
+            raise ValueError(f"no layer named {layer!r} in the classifier; it has {self.layer_names}")
+        if layer == "backbone":
+            return self.backbone.out_features
+        return [m for m in self.layers.get_submodule(layer).modules() if isinstance(m, nn.Linear)][-1].out_features
+
     def activations(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every named layer's output for ``x``, in forward order."""
         out = {"backbone": self.backbone(x)}
@@ -81,12 +90,19 @@ class Classifier(nn.Module):
             h = out[name] = layer(h)
         return out
 
+    def _has_bottleneck(self) -> bool:
+        return "bottleneck" in self.layers._modules
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The input of the head: bottleneck output if any, else the backbone's."""
         h = self.backbone(x)
-        if "bottleneck" in self.layers._modules:
-            h = self.layers.bottleneck(h)
-        return h
+        return self.layers.bottleneck(h) if self._has_bottleneck() else h
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Class logits from ``features(x)``: the layers after the bottleneck."""
+        if features.ndim != 2 or features.shape[1] != self.feature_dim:
+            raise ValueError(f"head expects features of shape (N, {self.feature_dim}), got {tuple(features.shape)}")
+        return self.layers[1:](features) if self._has_bottleneck() else self.layers(features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(self.backbone(x))
@@ -110,6 +126,18 @@ def digit_classifier(
 
     backbone = DigitCNN(in_channels, image_size, widths=widths, batch_norm=batch_norm)
     return Classifier(backbone, num_classes, batch_norm=batch_norm, **classifier_options)
+
+
+def adaptation_classifier(activation: str | None = "relu", num_classes: int = 10, image_size: int = 16) -> Classifier:
+    """Chapter 0's digit network with a 64-unit bottleneck (``activation``) after the convolutions: the
+    network of chapter 2's methods and of the benchmark (``image_size`` 28 or 32 for the real digit sets)."""
+    return digit_classifier(image_size=image_size, num_classes=num_classes, bottleneck=64, bottleneck_activation=activation)
+
+
+def small_digit_classifier(num_classes: int = 10, **options) -> Classifier:
+    """``digit_classifier`` with 16 and 32 channels (half of chapter 0's, for a CPU's time): the network of
+    chapters 1, 3 and 4 and of the adaptation study. Keyword arguments as for ``digit_classifier``."""
+    return digit_classifier(num_classes=num_classes, widths=(16, 32), **options)
 
 
 def toy_classifier(num_classes: int = 2, hidden: tuple[int, ...] = (32, 32), **classifier_options) -> Classifier:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from .dap import DAP
 from .data import ZeroShotData, most_distinct_classes, split_by_class
 from .digits import DIGIT_GLYPHS, digit_strokes, semantic_attributes, stroke_map
-from .eszsl import eszsl_fit, eszsl_scores
-from .metrics import (GeneralisedResult, choose_calibration, class_scores, generalised, harmonic_mean,
-                      per_class_accuracy, predict, seen_unseen_curve)
+from .eszsl import eszsl_accuracy, eszsl_fit, eszsl_scores
+from .metrics import (GeneralisedResult, choose_calibration, class_scores, generalised, generalised_scores,
+                      harmonic_mean, per_class_accuracy, predict, seen_unseen_curve, unseen_accuracy)
 from .model import AttributeEmbedding, signatures
 from .shapes import compositional_shapes, render_shapes, shape_classes
-from .train import train_zero_shot
+from .train import SeenClasses, seen_class_domain, train_zero_shot
 
 DATASETS = {"digits": digit_strokes, "shapes": compositional_shapes}
 
@@ -31,7 +31,8 @@ def load_zero_shot(name: str, device: str | None = None) -> ZeroShotData:
 
 __all__ = [
     "AttributeEmbedding", "DAP", "DATASETS", "DIGIT_GLYPHS", "GeneralisedResult", "ZeroShotData", "choose_calibration",
-    "class_scores", "compositional_shapes", "digit_strokes", "eszsl_fit", "eszsl_scores", "generalised", "harmonic_mean",
+    "class_scores", "compositional_shapes", "digit_strokes", "eszsl_accuracy", "eszsl_fit", "eszsl_scores", "generalised", "generalised_scores", "harmonic_mean",
     "load_zero_shot", "most_distinct_classes", "per_class_accuracy", "predict", "render_shapes", "seen_unseen_curve",
-    "semantic_attributes", "shape_classes", "signatures", "split_by_class", "stroke_map", "train_zero_shot",
+    "SeenClasses", "seen_class_domain", "semantic_attributes", "shape_classes", "signatures", "split_by_class", "stroke_map",
+    "train_zero_shot", "unseen_accuracy",
 ]

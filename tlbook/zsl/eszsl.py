@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["eszsl_fit", "eszsl_scores"]
+from .metrics import per_class_accuracy, predict
+from .model import signatures
+
+__all__ = ["eszsl_accuracy", "eszsl_fit", "eszsl_scores"]
 
 
 def eszsl_fit(features: torch.Tensor, labels: torch.Tensor, signatures: torch.Tensor,
@@ -40,3 +43,12 @@ def eszsl_fit(features: torch.Tensor, labels: torch.Tensor, signatures: torch.Te
 def eszsl_scores(features: torch.Tensor, V: torch.Tensor, signatures: torch.Tensor) -> torch.Tensor:
     """Scores xᵀ V s_y of each row of ``features`` (n, d) for each class signature (C, a): (n, C)."""
     return (features.double() @ V @ signatures.double().T).to(features.dtype)
+
+
+def eszsl_accuracy(problem, gamma: float = 1.0, lam: float = 1.0) -> float:
+    """ESZSL on the pixels of ``problem`` (a ``ZeroShotData``): fitted on the seen classes, scored by
+    per-class accuracy on the unseen test images among the unseen classes."""
+    V = eszsl_fit(problem.x_train.flatten(1), torch.searchsorted(problem.seen, problem.y_train),
+                  signatures(problem.attributes[problem.seen]), gamma, lam)
+    scores = eszsl_scores(problem.x_test_unseen.flatten(1), V, signatures(problem.attributes[problem.unseen]))
+    return per_class_accuracy(predict(scores, problem.unseen), problem.y_test_unseen)

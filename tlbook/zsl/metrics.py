@@ -9,7 +9,7 @@ from torch import nn
 from ..metrics import extract
 
 __all__ = ["class_scores", "predict", "per_class_accuracy", "harmonic_mean", "GeneralisedResult",
-           "generalised", "seen_unseen_curve", "choose_calibration"]
+           "generalised", "seen_unseen_curve", "choose_calibration", "unseen_accuracy", "generalised_scores"]
 
 
 def class_scores(model: nn.Module, x: torch.Tensor, attributes: torch.Tensor, candidates: torch.Tensor,
@@ -90,6 +90,21 @@ def choose_calibration(scores_seen, y_seen, scores_unseen, y_unseen, candidates,
     """The γ with the highest H on a validation problem (pseudo-unseen classes; never the real unseen ones)."""
     gammas, _, _, H = seen_unseen_curve(scores_seen, y_seen, scores_unseen, y_unseen, candidates, seen, num)
     return gammas[H.argmax()].item()
+
+
+def unseen_accuracy(model: nn.Module, problem) -> float:
+    """Per-class accuracy on the unseen test images of ``problem`` (a ``ZeroShotData``), the unseen
+    classes being the only candidates: the conventional zero-shot score."""
+    scores = class_scores(model, problem.x_test_unseen, problem.attributes, problem.unseen)
+    return per_class_accuracy(predict(scores, problem.unseen), problem.y_test_unseen)
+
+
+def generalised_scores(model: nn.Module, problem) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores of the seen and of the unseen test images of ``problem`` against **every** class: the input of
+    ``generalised``, ``seen_unseen_curve`` and ``choose_calibration``."""
+    every_class = torch.arange(problem.num_classes, device=problem.attributes.device)
+    return (class_scores(model, problem.x_test_seen, problem.attributes, every_class),
+            class_scores(model, problem.x_test_unseen, problem.attributes, every_class))
 
 
 def _as_classes(candidates: torch.Tensor, num_classes: int) -> torch.Tensor:
