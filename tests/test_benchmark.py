@@ -88,7 +88,7 @@ def test_unknown_method_and_pair_names_list_the_known_ones(tmp_path, capsys):
     with pytest.raises(KeyError, match="known methods: source-only"):
         run_benchmark(["dann-typo"], ["synth->handwritten"], [0], tmp_path / "c.csv")
     with pytest.raises(KeyError, match="known pairs: synth->handwritten"):
-        run_benchmark(["ddc"], ["mnist->usps"], [0], tmp_path / "c.csv")
+        run_benchmark(["ddc"], ["mnist->typo"], [0], tmp_path / "c.csv")
     assert main(["--methods", "nope", "--out", str(tmp_path)]) == 2
     assert "known methods" in capsys.readouterr().err
 

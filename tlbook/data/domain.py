@@ -41,6 +41,16 @@ class Domain:
                 f"test inputs {tuple(self.x_test.shape[1:])} differ in shape"
             )
 
+    @classmethod
+    def unlabelled(cls, name: str, images: torch.Tensor) -> "Domain":
+        """Images without labels, as a domain for ``fit`` and a method with ``uses_source_labels = False``
+        (self-taught learning's autoencoder): the labels are placeholder zeros (one class) that never reach
+        the method, and the test split is the training split."""
+        if not isinstance(images, torch.Tensor) or images.ndim < 2 or len(images) == 0:
+            raise ValueError(f"expected a non-empty batch of inputs (N, ...), got {getattr(images, 'shape', type(images))}")
+        labels = torch.zeros(len(images), dtype=torch.int64, device=images.device)
+        return cls(name, "unlabelled", images, labels, images, labels, 1)
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one input, e.g. ``(3, 16, 16)``."""

@@ -1,7 +1,6 @@
 """Load any of the book's domains by name, cached on disk, on any device."""
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,8 @@ from typing import Callable
 import torch
 
 from .. import files
+from .benchmarks import fetch
+from .cache import cache_dir
 from .domain import Domain, check_same_shape
 from .handwritten import handwritten_digits
 from .photo_blend import blend_with_photos
@@ -93,6 +94,12 @@ DOMAINS: dict[str, _Spec] = {
     "words": _Spec("sequences", 0, None, _split_words(0), "spoken-word-like feature sequences, one speaker (3,000 / 600)"),
     "words-new-speaker": _Spec("sequences", 0, None, _split_words(1),
                                "the same words said by another speaker: the input features are mixed"),
+    # The standard benchmarks (tlbook.data.benchmarks): downloaded when online, or placed by hand; fixed splits.
+    "mnist": _Spec("digits", 3, 28, lambda s, seed: fetch("mnist", s), "MNIST (60,000 / 10,000), via torchvision"),
+    "usps": _Spec("digits", 3, 28, lambda s, seed: fetch("usps", s), "USPS (7,291 / 2,007), via torchvision"),
+    "svhn": _Spec("digits", 3, 32, lambda s, seed: fetch("svhn", s), "SVHN (73,257 / 26,032), via torchvision"),
+    "mnist-m": _Spec("digits", 3, 28, lambda s, seed: fetch("mnist-m", s),
+                     "MNIST-M (59,001 / 9,001), from a copy of the published archive placed by hand"),
 }
 
 #: The domain pairs the book uses, source -> target.
@@ -102,12 +109,11 @@ PAIRS: dict[str, tuple[str, str]] = {
     "synth->synth-m": ("synth", "synth-m"),
     "moons->moons-rotated": ("moons", "moons-rotated"),
     "words->words-new-speaker": ("words", "words-new-speaker"),
+    "mnist->mnist-m": ("mnist", "mnist-m"),
+    "mnist->usps": ("mnist", "usps"),
+    "usps->mnist": ("usps", "mnist"),
+    "svhn->mnist": ("svhn", "mnist"),
 }
-
-
-def cache_dir() -> Path:
-    """Where generated domains are cached: ``$TLBOOK_DATA`` or ``~/.cache/tlbook``."""
-    return Path(os.environ.get("TLBOOK_DATA", Path.home() / ".cache" / "tlbook"))
 
 
 def _spec(name: str) -> _Spec:
@@ -188,6 +194,9 @@ def load_pair(pair: str, **kwargs) -> tuple[Domain, Domain]:
         source_name, target_name = (part.strip() for part in pair.split("->", 1))
     else:
         raise KeyError(f"unknown pair {pair!r}; write 'source->target' or use one of: {', '.join(PAIRS)}")
+    sizes = [_spec(name).default_size for name in (source_name, target_name)]
+    if kwargs.get("image_size") is None and None not in sizes and len(set(sizes)) > 1:
+        kwargs = {**kwargs, "image_size": max(sizes)}  # e.g. svhn->mnist: both at SVHN's 32 pixels
     source, target = load_domain(source_name, **kwargs), load_domain(target_name, **kwargs)
     if source.family != target.family:
         raise ValueError(f"{source_name!r} ({source.family}) and {target_name!r} ({target.family}) are of different families")
