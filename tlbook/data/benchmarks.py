@@ -128,8 +128,9 @@ def _md5(path: Path) -> str:
 def _check_checksums(name: str, folder: Path, checksums: dict[str, str]) -> None:
     for file, expected in checksums.items():
         path = folder / file
-        if path.exists() and _md5(path) != expected:
-            raise DatasetCorrupt(f"{name}: {path} has md5 {_md5(path)}, not the published {expected}: it is damaged or "
+        found = _md5(path) if path.exists() else expected
+        if found != expected:
+            raise DatasetCorrupt(f"{name}: {path} has md5 {found}, not the published {expected}: it is damaged or "
                                  "another version. Delete it to download it again, or place the right file there")
 
 
@@ -156,8 +157,7 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
 
 def _unavailable(name: str, folder: Path, why: str) -> DatasetUnavailable:
     spec = BENCHMARKS[name]
-    tried = f"tried to fetch {', '.join(spec.urls)} {why}" if spec.urls and why.startswith("but") else why
-    return DatasetUnavailable(f"{name} is not available: {tried}. To use it offline, place {spec.by_hand} in {folder} "
+    return DatasetUnavailable(f"{name} is not available: {why}. To use it offline, place {spec.by_hand} in {folder} "
                               "(or set TLBOOK_DATA to a folder that has downloads/" + name + "/)")
 
 
@@ -177,7 +177,8 @@ def fetch(name: str, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     elif spec.download is None:
         raise _unavailable(name, folder, "found no copy")
     elif not any(_reachable(url) for url in spec.urls):
-        raise _unavailable(name, folder, f"but no host answered within {TIMEOUT:g} s (offline?)")
+        raise _unavailable(name, folder, f"tried to fetch {', '.join(spec.urls)} but no host answered within "
+                                         f"{TIMEOUT:g} s (offline?)")
     else:
         arrays = _download(name, folder)
     x_train, y_train, x_test, y_test = arrays
@@ -200,7 +201,8 @@ def _download(name: str, folder: Path) -> Arrays:
         raise
     except Exception as error:
         shutil.rmtree(partial, ignore_errors=True)
-        raise _unavailable(name, folder, f"and the download failed ({type(error).__name__}: {error})") from None
+        raise _unavailable(name, folder, f"tried to fetch {', '.join(spec.urls)} and the download failed "
+                                         f"({type(error).__name__}: {error})") from None
     partial.replace(folder)
     return arrays
 
