@@ -27,12 +27,18 @@ SDT_LABELS_PER_CLASS = 5
 def network(family: str, num_classes: int, bottleneck_activation: str = "relu", image_size: int = 16) -> Classifier:
     """The chapters' network for a domain family: the digit CNN with a 64-unit bottleneck and
     fc100-fc100 (chapter 2; at the domains' size, 16 pixels for the book's, 28 or 32 for the real digit
-    sets), or a small MLP for the 2-D toy domains."""
+    sets), a small MLP for the 2-D toy domains, or, for Office's photographs, an ImageNet-pre-trained
+    ResNet-50 with a 256-unit bottleneck and a linear head (the recipe of the papers; needs a network)."""
     if family == "digits":
         return adaptation_classifier(bottleneck_activation, num_classes, image_size)
+    if family == "office":
+        from ..finetune import torchvision_backbone
+
+        return Classifier(torchvision_backbone("resnet50"), num_classes, bottleneck=256,
+                          bottleneck_activation=bottleneck_activation, hidden=())
     if family == "toy":
         return Classifier(MLP(2, (32, 32)), num_classes, bottleneck=16, bottleneck_activation=bottleneck_activation, hidden=(16, 16))
-    raise ValueError(f"the benchmark has no network for the {family!r} family; it knows 'digits' and 'toy'")
+    raise ValueError(f"the benchmark has no network for the {family!r} family; it knows 'digits', 'toy' and 'office'")
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,9 @@ def check_inputs(name: str, source: Domain) -> None:
     """A clear error when method ``name`` cannot run on the domain's inputs (an image-only method on vectors)."""
     if METHODS[name].images_only and len(source.input_shape) != 3:
         raise ValueError(f"{name} needs image domains (channels, height, width); {source.name!r} has inputs of shape {source.input_shape}")
+    if METHODS[name].images_only and source.family == "office":
+        raise ValueError(f"{name} generates or reconstructs whole images, set up here for digit-sized ones; on Office's "
+                         f"{source.input_shape[-1]}-pixel photographs use the feature-level methods")
 
 
 def make_method(name: str, source: Domain, target: Domain, seed: int = 0, steps: int = 600) -> Method:

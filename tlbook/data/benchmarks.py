@@ -1,5 +1,7 @@
 """The standard digit benchmarks of domain adaptation, for readers who are online: MNIST, USPS and SVHN
-through torchvision (its download addresses and checksums), and MNIST-M from a copy you place.
+through torchvision (its download addresses and checksums); MNIST-M built by the published recipe from
+MNIST and the BSDS500 photographs (or read from a copy of the published archive you place); SynDigits
+from a copy you place.
 
 Files live in ``<TLBOOK_DATA>/downloads/<dataset>/``. A download goes to a temporary folder that is moved
 into place only once the data in it loaded, so an interruption never leaves half a dataset behind.
@@ -14,6 +16,8 @@ import hashlib
 import os
 import shutil
 import socket
+import tarfile
+import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +28,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import files
 from .cache import cache_dir
+from .photo_blend import published_mnist_m
 
-__all__ = ["BENCHMARKS", "DatasetCorrupt", "DatasetUnavailable", "TIMEOUT", "downloads", "fetch", "mnist_m_layout"]
+__all__ = ["BENCHMARKS", "BSDS500", "DatasetCorrupt", "DatasetUnavailable", "TIMEOUT", "downloads", "fetch",
+           "mnist_m_layout", "raw"]
 
 TIMEOUT = 5.0  # seconds to wait for a host before calling the data unavailable
 
@@ -48,8 +55,9 @@ class Benchmark:
     read: Callable[[Path], Arrays]
     urls: tuple[str, ...]  # what a download fetches (empty: place the files by hand)
     checksums: dict[str, str]  # file name (relative to the folder) -> md5 published by torchvision
-    by_hand: str  # where the files go when placed by hand, relative to the folder
+    by_hand: str  # the files to place in the folder (or a text naming {folder} and {downloads} itself)
     download: Callable[[Path], None] | None = None
+    local: Callable[[], bool] | None = None  # True when ``download`` can make the data from files already here
 
 
 def _torchvision():
@@ -73,6 +81,21 @@ def _read_svhn(folder: Path, download: bool = False) -> Arrays:
     return sets[0].data, sets[0].labels, sets[1].data, sets[1].labels
 
 
+def _read_syndigits(folder: Path) -> Arrays:
+    """SynDigits (Ganin & Lempitsky, ICML 2015): about 500,000 rendered digits the authors distribute
+    (no stable address, so it is placed by hand), in SVHN's .mat layout."""
+    from scipy.io import loadmat
+
+    arrays = []
+    for split in ("train", "test"):
+        path = folder / f"synth_{split}_32x32.mat"
+        if not path.exists():
+            raise FileNotFoundError(f"missing: {path}")
+        mat = loadmat(path)
+        arrays += [np.ascontiguousarray(mat["X"].transpose(3, 2, 0, 1)), mat["y"].astype(np.int64).reshape(-1) % 10]
+    return tuple(arrays)
+
+
 def mnist_m_layout(folder: Path) -> dict[str, Path]:
     """The files of the MNIST-M archive as it is usually distributed (``mnist_m.tar.gz``, Ganin et al.):
     ``mnist_m_train/``, ``mnist_m_test/`` and the two label lists (``00000000.png 5`` per line)."""
@@ -80,9 +103,70 @@ def mnist_m_layout(folder: Path) -> dict[str, Path]:
             ("mnist_m_train", "mnist_m_test", "mnist_m_train_labels.txt", "mnist_m_test_labels.txt")}
 
 
+@dataclass(frozen=True)
+class _Archive:
+    url: str
+    name: str
+    size: int  # bytes; no checksum is published for it, so the size is what is checked
+
+
+#: The Berkeley Segmentation Dataset (Arbeláez et al., TPAMI 2011): MNIST-M's photographs.
+BSDS500 = _Archive("http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/BSR/BSR_bsds500.tgz",
+                   "BSR_bsds500.tgz", 70_763_455)
+BSDS500_TRAIN = "BSR/BSDS500/data/images/train/"  # the 200 training photographs, 481×321 or 321×481
+
+
+def _archive(archive: _Archive, folder: Path) -> Path:
+    """``folder/archive.name``, downloaded first if absent (to a temporary name, renamed once whole); its size is checked."""
+    path = folder / archive.name
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
+        try:
+            with urllib.request.urlopen(archive.url, timeout=60) as response, partial.open("wb") as out:
+                shutil.copyfileobj(response, out, 1 << 20)
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
+    if path.stat().st_size != archive.size:
+        raise DatasetCorrupt(f"{path} has {path.stat().st_size:,} bytes, not the {archive.size:,} of {archive.url}: it is "
+                             "damaged or another version. Delete it to download it again, or place the right file there")
+    return path
+
+
+def bsds500_train_photos() -> list[np.ndarray]:
+    """BSDS500's 200 training photographs as ``H×W×3`` uint8 arrays, read from the archive in
+    ``<TLBOOK_DATA>/downloads/bsds500/`` (downloaded there first when it is absent)."""
+    from PIL import Image
+
+    photos = []
+    with tarfile.open(_archive(BSDS500, downloads("bsds500"))) as archive:
+        for member in sorted(archive.getmembers(), key=lambda m: m.name):
+            if member.name.startswith(BSDS500_TRAIN) and member.name.endswith(".jpg"):
+                photos.append(np.asarray(Image.open(archive.extractfile(member)).convert("RGB")))
+    if not photos:
+        raise DatasetCorrupt(f"{downloads('bsds500') / BSDS500.name} holds no {BSDS500_TRAIN}*.jpg")
+    return photos
+
+
+def _build_mnist_m(folder: Path) -> None:
+    """MNIST-M by the published recipe (``photo_blend.published_mnist_m``), from MNIST and BSDS500's
+    training photographs: the train digits with seed 0, the test digits with seed 1."""
+    x_train, y_train, x_test, y_test = raw("mnist")
+    photos = bsds500_train_photos()
+    content = {"recipe": "published_mnist_m: |window - 255*[digit > 0]|, 28x28 windows of BSDS500 train photos",
+               "x_train": torch.from_numpy(published_mnist_m(x_train, photos, seed=0)), "y_train": torch.as_tensor(y_train),
+               "x_test": torch.from_numpy(published_mnist_m(x_test, photos, seed=1)), "y_test": torch.as_tensor(y_test)}
+    folder.mkdir(parents=True, exist_ok=True)
+    files.save(content, folder / "recipe.pt", "mnist-m")
+
+
 def _read_mnist_m(folder: Path) -> Arrays:
     from PIL import Image
 
+    if (folder / "recipe.pt").exists():
+        built = files.load(folder / "recipe.pt", "mnist-m")
+        return tuple(built[key].numpy() for key in ("x_train", "y_train", "x_test", "y_test"))
     layout = mnist_m_layout(folder)
     missing = [str(path) for path in layout.values() if not path.exists()]
     if missing:
@@ -107,8 +191,13 @@ BENCHMARKS: dict[str, Benchmark] = {
                                    "http://ufldl.stanford.edu/housenumbers/test_32x32.mat"),
                       {"train_32x32.mat": "e26dedcc434d2e4c54c9b2d4a06d8373", "test_32x32.mat": "eb5a983be6a315427106f1b164d9cef3"},
                       "train_32x32.mat and test_32x32.mat", lambda f: _read_svhn(f, download=True)),
-    "mnist-m": Benchmark(_read_mnist_m, (), {}, "mnist_m/ as unpacked from mnist_m.tar.gz (mnist_m_train/, mnist_m_test/, "
-                         "mnist_m_train_labels.txt, mnist_m_test_labels.txt)"),
+    "mnist-m": Benchmark(_read_mnist_m, (BSDS500.url, "https://ossci-datasets.s3.amazonaws.com/mnist/"), {},
+                         "mnist_m/ as unpacked from mnist_m.tar.gz (mnist_m_train/, mnist_m_test/, mnist_m_train_labels.txt, "
+                         "mnist_m_test_labels.txt) in {folder}; or, to build it by the published recipe, " + BSDS500.name +
+                         " in {downloads}/bsds500/ and MNIST in {downloads}/mnist/MNIST/raw/", _build_mnist_m,
+                         local=lambda: (downloads("bsds500") / BSDS500.name).exists() and downloads("mnist").exists()),
+    "syndigits": Benchmark(_read_syndigits, (), {}, "synth_train_32x32.mat and synth_test_32x32.mat (arrays X, 32×32×3×N, "
+                           "and y, as SVHN's)"),
 }
 
 
@@ -156,14 +245,22 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
 
 
 def _unavailable(name: str, folder: Path, why: str) -> DatasetUnavailable:
-    spec = BENCHMARKS[name]
-    return DatasetUnavailable(f"{name} is not available: {why}. To use it offline, place {spec.by_hand} in {folder} "
+    by_hand = BENCHMARKS[name].by_hand
+    by_hand = by_hand.format(folder=folder, downloads=folder.parent) if "{folder}" in by_hand else f"{by_hand} in {folder}"
+    return DatasetUnavailable(f"{name} is not available: {why}. To use it offline, place {by_hand} "
                               "(or set TLBOOK_DATA to a folder that has downloads/" + name + "/)")
 
 
 def fetch(name: str, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Dataset ``name``'s train and test images as floats ``N×3×size×size`` in [0, 1], and labels: read from
     its folder, downloaded there first when the folder does not exist and the dataset can be fetched."""
+    x_train, y_train, x_test, y_test = raw(name)
+    return (_images(x_train, size), torch.as_tensor(y_train, dtype=torch.int64),
+            _images(x_test, size), torch.as_tensor(y_test, dtype=torch.int64))
+
+
+def raw(name: str) -> Arrays:
+    """Dataset ``name`` as it is stored: uint8 images and labels, train and test (see ``fetch``)."""
     if name not in BENCHMARKS:
         raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
     spec, folder = BENCHMARKS[name], downloads(name)
@@ -176,14 +273,12 @@ def fetch(name: str, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
                                              "download again") from None
     elif spec.download is None:
         raise _unavailable(name, folder, "found no copy")
-    elif not any(_reachable(url) for url in spec.urls):
+    elif not (spec.local and spec.local()) and not any(_reachable(url) for url in spec.urls):
         raise _unavailable(name, folder, f"tried to fetch {', '.join(spec.urls)} but no host answered within "
                                          f"{TIMEOUT:g} s (offline?)")
     else:
         arrays = _download(name, folder)
-    x_train, y_train, x_test, y_test = arrays
-    return (_images(x_train, size), torch.as_tensor(y_train, dtype=torch.int64),
-            _images(x_test, size), torch.as_tensor(y_test, dtype=torch.int64))
+    return arrays
 
 
 def _download(name: str, folder: Path) -> Arrays:
@@ -196,7 +291,7 @@ def _download(name: str, folder: Path) -> Arrays:
             spec.download(partial)
         _check_checksums(name, partial, spec.checksums)
         arrays = spec.read(partial)
-    except DatasetCorrupt:
+    except DatasetUnavailable:  # a corrupt file, or what the data are built from is missing: the message says which
         shutil.rmtree(partial, ignore_errors=True)
         raise
     except Exception as error:

@@ -61,14 +61,13 @@ class Domain:
         return self.x_train.device
 
     def to(self, device: torch.device | str) -> "Domain":
-        """A copy of this domain with every tensor on ``device``."""
-        return replace(
-            self,
-            x_train=self.x_train.to(device),
-            y_train=self.y_train.to(device),
-            x_test=self.x_test.to(device),
-            y_test=self.y_test.to(device),
-        )
+        """A copy of this domain with every tensor on ``device`` (a test split that is the train split
+        stays one tensor there too)."""
+        moved = {name: getattr(self, name).to(device) for name in ("x_train", "y_train")}
+        for split, train in (("x_test", "x_train"), ("y_test", "y_train")):
+            tensor = getattr(self, split)
+            moved[split] = moved[train] if tensor is getattr(self, train) else tensor.to(device)
+        return replace(self, **moved)
 
     def with_classes(self, classes: list[int] | tuple[int, ...]) -> "Domain":
         """Only the examples of ``classes``, relabelled ``0 … len(classes)-1`` in that order

@@ -4,13 +4,17 @@ Ganin et al. (JMLR 2016) built MNIST-M by taking, for each MNIST digit, a random
 patch of a BSDS500 photo and computing ``|patch - digit|`` per colour channel: the
 stroke inverts the photo's colours. We use the two photographs that scikit-learn
 ships (``load_sample_images``), cropped at random scales for texture variety.
+``published_mnist_m`` is the recipe itself, on the BSDS500 photographs (``tlbook.data.benchmarks``).
 """
 from __future__ import annotations
 
+from typing import Sequence
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["blend_with_photos", "sample_photos", "stroke_contrast"]
+__all__ = ["blend_with_photos", "published_mnist_m", "sample_photos", "stroke_contrast"]
 
 
 def sample_photos() -> list[torch.Tensor]:
@@ -41,6 +45,34 @@ def blend_with_photos(digits: torch.Tensor, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     patches = _random_crops(sample_photos(), len(digits), digits.shape[-1], g)
     return (patches - digits).abs()
+
+
+def published_mnist_m(digits: np.ndarray, photos: Sequence[np.ndarray], seed: int) -> np.ndarray:
+    """MNIST-M by the published recipe: ``uint8`` digits ``N×H×W`` → ``uint8`` images ``N×3×H×W``.
+
+    Ganin et al. (JMLR 2016, §5.2) blend each MNIST digit over a patch "randomly extracted" from a
+    BSDS500 photograph; the parameters below are those of the construction script in general use:
+
+    - the digit is binarised, ``ink = 255·[digit > 0]``, the same in the three channels;
+    - a photograph is drawn uniformly from ``photos`` (``H'×W'×3``, BSDS500's 200 training photos), and
+      an ``H×W`` window at a uniformly drawn position in it, at full resolution (no rescaling);
+    - ``out = |window − ink|`` per channel: the photo shows through the background, inverted under the stroke.
+    """
+    if digits.ndim != 3 or digits.dtype != np.uint8:
+        raise ValueError(f"expected uint8 digits N×H×W, got {digits.dtype} {digits.shape}")
+    n, height, width = digits.shape
+    for photo in photos:
+        if photo.ndim != 3 or photo.shape[2] != 3 or photo.shape[0] < height or photo.shape[1] < width:
+            raise ValueError(f"expected RGB photos H×W×3 of at least {height}×{width}, got one of {photo.shape}")
+    rng = np.random.default_rng(seed)
+    ink = (digits > 0).astype(np.int16)[:, None] * 255
+    out = np.empty((n, 3, height, width), np.uint8)
+    for i in range(n):
+        photo = photos[rng.integers(len(photos))]
+        top, left = rng.integers(photo.shape[0] - height + 1), rng.integers(photo.shape[1] - width + 1)
+        window = photo[top : top + height, left : left + width].transpose(2, 0, 1).astype(np.int16)
+        out[i] = np.abs(window - ink[i])
+    return out
 
 
 def stroke_contrast(digits: torch.Tensor, blended: torch.Tensor, ink: float = 0.6, background: float = 0.05) -> torch.Tensor:

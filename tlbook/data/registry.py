@@ -12,6 +12,7 @@ from .benchmarks import fetch
 from .cache import cache_dir
 from .domain import Domain, check_same_shape
 from .handwritten import handwritten_digits
+from .office import OFFICE_DOMAINS, office_domain
 from .photo_blend import blend_with_photos
 from .sequences import spoken_words
 from .synthetic_digits import synthetic_digits
@@ -34,6 +35,7 @@ class _Spec:
     default_size: int | None  # None: not an image domain
     make: Callable[[int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
     about: str
+    max_size: int = 64  # the largest image_size it is made at (Office's photographs: 256)
 
 
 def _split_synth(size: int, seed: int, blend: bool):
@@ -98,8 +100,15 @@ DOMAINS: dict[str, _Spec] = {
     "usps": _Spec("digits", 3, 28, lambda s, seed: fetch("usps", s), "USPS (7,291 / 2,007), via torchvision"),
     "svhn": _Spec("digits", 3, 32, lambda s, seed: fetch("svhn", s), "SVHN (73,257 / 26,032), via torchvision"),
     "mnist-m": _Spec("digits", 3, 28, lambda s, seed: fetch("mnist-m", s),
-                     "MNIST-M (59,001 / 9,001), from a copy of the published archive placed by hand"),
+                     "MNIST-M: MNIST's digits blended with BSDS500 photographs by the published recipe (60,000 / 10,000), "
+                     "or a copy of the published archive (59,001 / 9,001)"),
+    "syndigits": _Spec("digits", 3, 32, lambda s, seed: fetch("syndigits", s),
+                       "SynDigits, rendered digits (Ganin & Lempitsky 2015), from a copy placed by hand"),
 }
+for _name, (_dataset, _, _classes, _count) in OFFICE_DOMAINS.items():  # placed by hand; train and test are the same images
+    DOMAINS[_name] = _Spec("office", 3, 224, lambda s, seed, n=_name: office_domain(n, s),
+                           f"{'Office-31' if _dataset == 'office31' else 'Office-Home'}: {_count:,} photos of "
+                           f"{len(_classes)} objects, placed by hand (tlbook.data.office)", max_size=256)
 
 #: The domain pairs the book uses, source -> target.
 PAIRS: dict[str, tuple[str, str]] = {
@@ -112,6 +121,11 @@ PAIRS: dict[str, tuple[str, str]] = {
     "mnist->usps": ("mnist", "usps"),
     "usps->mnist": ("usps", "mnist"),
     "svhn->mnist": ("svhn", "mnist"),
+    "syndigits->svhn": ("syndigits", "svhn"),
+    # Office-31's six pairs and Office-Home's twelve (ResNet-50 on a GPU; the data are placed by hand).
+    **{f"{s}->{t}": (s, t) for s in ("amazon", "dslr", "webcam") for t in ("amazon", "dslr", "webcam") if s != t},
+    **{f"{s}->{t}": (s, t) for s in ("art", "clipart", "product", "real-world")
+       for t in ("art", "clipart", "product", "real-world") if s != t},
 }
 
 
@@ -130,8 +144,12 @@ def _generate(spec: _Spec, size: int, seed: int) -> dict[str, torch.Tensor]:
     if spec.default_size is None:
         return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     # Images are stored as bytes (a quarter of the disk) and always pass through that
-    # rounding, so a fresh and a cached load are bit-identical.
-    return {"x_train": _quantise(x_train), "y_train": y_train, "x_test": _quantise(x_test), "y_test": y_test}
+    # rounding, so a fresh and a cached load are bit-identical. Bytes already (photographs) stay as they are,
+    # and a test split that is the train split (Office's protocol) stays one tensor, saved once.
+    store = lambda x: x if x.dtype == torch.uint8 else _quantise(x)  # noqa: E731
+    stored_train = store(x_train)
+    return {"x_train": stored_train, "y_train": y_train, "x_test": stored_train if x_test is x_train else store(x_test),
+            "y_test": y_test}
 
 
 def _load_tensors(name: str, spec: _Spec, size: int, seed: int, cache: bool) -> dict[str, torch.Tensor]:
@@ -174,13 +192,14 @@ def load_domain(
     if spec.default_size is None and image_size is not None:
         raise ValueError(f"domain {name!r} is 2-D points; image_size does not apply")
     size = image_size if image_size is not None else (spec.default_size or 0)
-    if spec.default_size is not None and not 8 <= size <= 64:
-        raise ValueError(f"image_size must be between 8 and 64 pixels, got {size}")
+    if spec.default_size is not None and not 8 <= size <= spec.max_size:
+        raise ValueError(f"image_size must be between 8 and {spec.max_size} pixels for {name!r}, got {size}")
     t = _load_tensors(name, spec, size, seed, cache)
     x_train, x_test = t["x_train"], t["x_test"]
     if spec.default_size is not None:
+        same = x_test.data_ptr() == x_train.data_ptr() and x_test.shape == x_train.shape  # one tensor: convert it once
         x_train = (x_train.float() / 255).expand(-1, spec.channels, -1, -1).contiguous()
-        x_test = (x_test.float() / 255).expand(-1, spec.channels, -1, -1).contiguous()
+        x_test = x_train if same else (x_test.float() / 255).expand(-1, spec.channels, -1, -1).contiguous()
     domain = Domain(name, spec.family, x_train, t["y_train"], x_test, t["y_test"], num_classes=int(t["y_train"].max()) + 1)
     return domain.to(device)
 

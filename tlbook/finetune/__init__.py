@@ -15,12 +15,12 @@ from .layers import (count_parameters, freeze, freeze_layers, frozen_layer_names
                      transfer_layers, unfreeze)
 from .method import FineTune, few_labels, fine_tune
 from .peft import LoRAConv2d, LoRALinear, add_lora, bitfit
-from .pretrained import pretrained, torchvision_classifier
+from .pretrained import pretrained, torchvision_backbone, torchvision_classifier
 from .self_taught import ConvAutoencoder, Denoising, pretrain_autoencoder
 
 __all__ = [
     "ConvAutoencoder", "Denoising", "FineTune", "L2SP", "LoRAConv2d", "LoRALinear", "add_lora", "bitfit", "count_parameters",
     "discriminative_param_groups", "few_labels", "fine_tune", "freeze", "freeze_layers", "frozen_layer_names", "layer_names",
-    "named_layers", "pretrain_autoencoder", "pretrained", "torchvision_classifier", "transfer_layers", "unfreeze",
+    "named_layers", "pretrain_autoencoder", "pretrained", "torchvision_backbone", "torchvision_classifier", "transfer_layers", "unfreeze",
     "weight_distance",
 ]

@@ -21,7 +21,7 @@ from ..methods import SourceOnly
 from ..nn import Classifier
 from ..train import fit
 
-__all__ = ["pretrained", "torchvision_classifier", "cached_model"]
+__all__ = ["pretrained", "torchvision_backbone", "torchvision_classifier", "cached_model"]
 
 
 def cached_model(model: nn.Module, kind: str, tag: str, data: torch.Tensor, train: Callable[[], object],
@@ -70,13 +70,8 @@ def pretrained(source: Domain, make_model: Callable[[], nn.Module], tag: str, *,
     data = torch.cat([source.x_train.flatten(1), source.y_train[:, None].float()], 1)
     return cached_model(model, "classifier", tag, data, train, cache, steps=steps, bs=batch_size, lr=lr, seed=seed)
 
-def torchvision_classifier(num_classes: int, arch: str = "resnet18", weights: str = "DEFAULT",
-                           timeout_s: float = 20.0) -> nn.Module:
-    """An ImageNet-pre-trained torchvision model with a new ``num_classes`` head.
-
-    Needs a network the first time (torchvision caches the weights). Offline it fails
-    within ``timeout_s`` with a clear message instead of hanging.
-    """
+def _imagenet_model(arch: str, weights: str | None, timeout_s: float) -> nn.Module:
+    """torchvision's ``arch`` with its ImageNet ``weights``; offline it fails within ``timeout_s``, saying so."""
     import torchvision
 
     builder = getattr(torchvision.models, arch, None)
@@ -91,8 +86,41 @@ def torchvision_classifier(num_classes: int, arch: str = "resnet18", weights: st
                            "Offline, use tlbook.finetune.pretrained with one of the book's domains.") from None
     finally:
         socket.setdefaulttimeout(previous)
-    head = "fc" if hasattr(model, "fc") else None
-    if head is None:
+    if not isinstance(getattr(model, "fc", None), nn.Linear):
         raise ValueError(f"{arch}: only models with an `fc` head (ResNets) are supported")
+    return model
+
+
+def torchvision_classifier(num_classes: int, arch: str = "resnet18", weights: str = "DEFAULT",
+                           timeout_s: float = 20.0) -> nn.Module:
+    """An ImageNet-pre-trained torchvision model with a new ``num_classes`` head.
+
+    Needs a network the first time (torchvision caches the weights). Offline it fails
+    within ``timeout_s`` with a clear message instead of hanging.
+    """
+    model = _imagenet_model(arch, weights, timeout_s)
     model.fc = nn.Linear(model.fc.in_features, num_classes)
     return model
+
+
+class _ImageNetTrunk(nn.Module):
+    """A torchvision ResNet without its head, on images in [0, 1]: ImageNet's normalisation comes first."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.out_features = model.fc.in_features
+        model.fc = nn.Identity()
+        self.model = model
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model((x - self.mean) / self.std)
+
+
+def torchvision_backbone(arch: str = "resnet50", weights: str | None = "DEFAULT", timeout_s: float = 20.0) -> nn.Module:
+    """An ImageNet-pre-trained torchvision ResNet as a ``Classifier`` backbone (its pooled features,
+    ``out_features`` wide: 2,048 for ResNet-50), for images in [0, 1]. ``weights=None``: random weights,
+    no download (for tests). The standard Office recipe: ``Classifier(torchvision_backbone(), 31,
+    bottleneck=256, hidden=())``."""
+    return _ImageNetTrunk(_imagenet_model(arch, weights, timeout_s))
