@@ -19,8 +19,9 @@ def device(prefer: str | None = None) -> torch.device:
     choice = prefer or os.environ.get("TLBOOK_DEVICE")
     if choice:
         return torch.device(choice)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
+    if torch.cuda.is_available():  # under torchrun, each process its own GPU
+        local_rank = os.environ.get("LOCAL_RANK")
+        return torch.device("cuda", int(local_rank)) if local_rank else torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         return torch.device("mps")

@@ -40,7 +40,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     """Fraction of ``x`` that ``model`` classifies as ``y`` (a float in [0, 1])."""
     if len(x) != len(y):
         raise ValueError(f"{len(x)} inputs but {len(y)} labels")
-    return (predict(model, x, batch_size) == y).float().mean().item()
+    return (predict(model, x, batch_size) == y).sum().item() / len(y)  # an exact count over a count
 
 
 def feature_sample(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n: int = 500) -> tuple[torch.Tensor, torch.Tensor]:

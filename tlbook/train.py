@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm  # text bars: they read the same in a terminal, a notebook and the rendered book
 
+from . import distributed as dist_
 from . import files
 from .data import BatchSampler, Domain, check_same_shape
 from .methods import Method
@@ -41,6 +42,9 @@ class History:
 
 class NonFiniteLoss(FloatingPointError):
     """A loss term became NaN or infinite: training stopped instead of reporting numbers from broken weights."""
+
+
+RANK_SEED_STRIDE = 2**20  #: rank r draws its batches with seeds ``seed + r·stride`` (source) and ``+ 1`` (target)
 
 
 def make_optimizer(name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0) -> Callable:
@@ -87,6 +91,7 @@ def _name(thing: object) -> str | None:
 
 def _check_settings(checkpoint: Path, stored: dict, wanted: dict) -> None:
     """A resume continues the run that wrote the checkpoint, or refuses: never a silent mix of two runs."""
+    stored = {"world_size": 1, **stored}  # checkpoints from before distributed training: one process
     differ = [k for k in wanted if stored.get(k) != wanted[k]]
     if differ:
         was = ", ".join(f"{k}={stored.get(k)!r}" for k in differ)
@@ -134,6 +139,7 @@ def fit(
     progress_bar: bool = True,
     callback: Callable[[int, Method, History], None] | None = None,
     amp: bool = False,
+    distributed: bool | None = None,
 ) -> History:
     """Train ``method`` for ``steps`` steps of one source and one target batch each.
 
@@ -159,6 +165,12 @@ def fit(
       bfloat16 keeps float32's range, so no gradient scaling is needed.
     - Inside a step nothing waits for the device: loss terms are summed on the device and
       read back only every ``log_every`` steps; evaluation reads accuracies back.
+    - ``distributed``: under ``torchrun`` (``None``, the default, or ``True``) every process trains
+      the same model on its own batches, gradients averaged before each step (``tlbook.distributed``);
+      ``batch_size`` is per process. Logged terms and accuracies are averaged over the processes, only
+      rank 0 writes the checkpoint (holding every rank's samplers and generators, so a resume with the
+      same number of processes equals an uninterrupted run), and every rank returns the same weights.
+      ``False`` trains this process alone even under ``torchrun`` (the benchmark's cells do).
     """
     _check_arguments(steps, batch_size, lr, {"eval_every": eval_every, "log_every": log_every,
                                              "checkpoint_every": checkpoint_every})
@@ -169,13 +181,16 @@ def fit(
     method.autocast = _autocast(device, amp)
     make = make_optimizer(optimizer, lr, momentum, weight_decay) if isinstance(optimizer, str) else optimizer
     optimizers = method.configure_optimizers(make)
+    parallel = _data_parallel(method, optimizers, distributed, device)
+    rank, world = (parallel.rank, parallel.size) if parallel else (0, 1)
     for opt in optimizers:
         for group in opt.param_groups:
             group.setdefault("base_lr", group["lr"])
-    samplers = [BatchSampler(source.x_train, source.y_train if method.uses_source_labels else None, batch_size, seed=seed)]
+    stream = seed + RANK_SEED_STRIDE * rank  # each rank its own batches; rank 0 those of a single process
+    samplers = [BatchSampler(source.x_train, source.y_train if method.uses_source_labels else None, batch_size, seed=stream)]
     if target is not None:
         labels = target.y_train if method.uses_target_labels else None
-        samplers.append(BatchSampler(target.x_train, labels, batch_size, seed=seed + 1))
+        samplers.append(BatchSampler(target.x_train, labels, batch_size, seed=stream + 1))
     if eval_sets is None and not method.uses_source_labels:
         eval_sets = {}  # a method that learns without labels (an autoencoder) has no accuracy to report
     if eval_sets is None:
@@ -190,7 +205,8 @@ def fit(
     settings = {"method": type(method).__qualname__, "source": source.name, "target": target.name if target else None,
                 "steps": int(steps), "batch_size": int(batch_size), "optimizer": _name(optimizer), "lr": float(lr),
                 "momentum": float(momentum), "weight_decay": float(weight_decay), "lr_schedule": _name(lr_schedule),
-                "eval_every": int(eval_every), "log_every": int(log_every), "seed": int(seed), "amp": bool(amp)}
+                "eval_every": int(eval_every), "log_every": int(log_every), "seed": int(seed), "amp": bool(amp),
+                "world_size": world}
     history, start, running, count = History(), 0, {}, 0
     if checkpoint is not None and checkpoint.exists():
         try:
@@ -198,57 +214,88 @@ def fit(
         except files.CorruptFile as error:
             raise files.CorruptFile(f"{error}. It cannot be resumed: delete it to train from the start") from None
         _check_settings(checkpoint, state["settings"], settings)
+        own = state["ranks"][rank] if "ranks" in state else state  # this rank's batches and generators
         method.load_state_dict(state["method"])
-        method.load_training_state(state["method_training_state"])
+        method.load_training_state(own["method_training_state"])
         for opt, opt_state in zip(optimizers, state["optimizers"]):
             opt.load_state_dict(opt_state)
-        for sampler, sampler_state in zip(samplers, state["samplers"]):
+        for sampler, sampler_state in zip(samplers, own["samplers"]):
             sampler.load_state_dict(sampler_state)
-        _set_rng_state(state["rng"])
+        _set_rng_state(own["rng"])
         history = History(**state["history"])
-        start, running, count = state["step"], state["running"], state["count"]
+        start, running, count = state["step"], {k: v.to(device) if isinstance(v, torch.Tensor) else v
+                                                for k, v in own["running"].items()}, own["count"]
 
     method.train()
     clock = time.perf_counter() - history.seconds
-    bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress_bar, desc=type(method).__name__, mininterval=1.0)
-    for step in bar:
-        progress = step / steps
-        factor = lr_schedule(progress) if lr_schedule is not None else 1.0
-        for opt in optimizers:
-            for group in opt.param_groups:
-                group["lr"] = group["base_lr"] * factor
-        source_batch = next(samplers[0])
-        target_batch = next(samplers[1]) if target is not None else (None, None)
-        terms = method.training_step(source_batch, target_batch, progress, optimizers)
-        for name, value in terms.items():  # summed on the device: no sync per step
-            running[name] = running.get(name, 0.0) + value.detach()
-        count += 1
-        done = step + 1
-        if done % log_every == 0 or done == steps:
-            history.steps.append(done)
-            for name, total in running.items():
-                mean = float(total) / count
-                if not math.isfinite(mean):
-                    raise NonFiniteLoss(f"{type(method).__name__}: the loss term {name!r} became {mean} at a step between "
-                                        f"{done - count + 1} and {done} (terms are read every {log_every} steps; "
-                                        "log_every=1 names the step). Lower the learning rate or check the inputs")
-                history.terms.setdefault(name, []).append(mean)
-            bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.terms.items()}, refresh=False)
-            running, count = {}, 0
-        if done % eval_every == 0 or done == steps:
-            history.eval_steps.append(done)
-            for name, (x, y) in eval_sets.items():
-                history.evals.setdefault(name, []).append(accuracy(method, x, y))
-        history.seconds = time.perf_counter() - clock
-        if checkpoint is not None and (done % checkpoint_every == 0 or done == steps):
-            files.save({
-                "settings": settings, "step": done, "method": method.state_dict(),
-                "method_training_state": method.training_state(),
-                "optimizers": [opt.state_dict() for opt in optimizers],
-                "samplers": [s.state_dict() for s in samplers], "rng": _rng_state(),
-                "history": asdict(history), "running": running, "count": count,
-            }, checkpoint, "checkpoint")  # atomic: an interruption never leaves a half-written checkpoint
-        if callback is not None:
-            callback(done, method, history)
-    bar.close()
+    bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress_bar or rank != 0, desc=type(method).__name__, mininterval=1.0)
+    try:
+        for step in bar:
+            progress = step / steps
+            factor = lr_schedule(progress) if lr_schedule is not None else 1.0
+            for opt in optimizers:
+                for group in opt.param_groups:
+                    group["lr"] = group["base_lr"] * factor
+            source_batch = next(samplers[0])
+            target_batch = next(samplers[1]) if target is not None else (None, None)
+            terms = method.training_step(source_batch, target_batch, progress, optimizers)
+            for name, value in terms.items():  # summed on the device: no sync per step
+                running[name] = running.get(name, 0.0) + value.detach()
+            count += 1
+            done = step + 1
+            if done % log_every == 0 or done == steps:
+                history.steps.append(done)
+                if parallel:
+                    running = parallel.mean(running)
+                for name, total in running.items():
+                    mean = float(total) / count
+                    if not math.isfinite(mean):
+                        raise NonFiniteLoss(f"{type(method).__name__}: the loss term {name!r} became {mean} at a step between "
+                                            f"{done - count + 1} and {done} (terms are read every {log_every} steps; "
+                                            "log_every=1 names the step). Lower the learning rate or check the inputs")
+                    history.terms.setdefault(name, []).append(mean)
+                bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.terms.items()}, refresh=False)
+                running, count = {}, 0
+            if done % eval_every == 0 or done == steps:
+                history.eval_steps.append(done)
+                for name, (x, y) in eval_sets.items():
+                    score = parallel.accuracy(x, y) if parallel else accuracy(method, x, y)
+                    history.evals.setdefault(name, []).append(score)
+            history.seconds = time.perf_counter() - clock
+            if checkpoint is not None and (done % checkpoint_every == 0 or done == steps):
+                _save_checkpoint(checkpoint, parallel, {
+                    "settings": settings, "step": done, "method": method.state_dict(),
+                    "optimizers": [opt.state_dict() for opt in optimizers], "history": asdict(history),
+                }, {"method_training_state": method.training_state(), "samplers": [s.state_dict() for s in samplers],
+                    "rng": _rng_state(), "running": running, "count": count})
+            if callback is not None:
+                callback(done, method, history)
+    finally:
+        bar.close()
+        if parallel:
+            parallel.close()  # the optimisers no longer wait for the other ranks
+    if parallel:
+        parallel.sync_buffers()  # every rank returns rank 0's batch-norm statistics: the same model
     return history
+
+
+def _data_parallel(method: Method, optimizers: list, distributed: bool | None,
+                   device: torch.device) -> dist_.DataParallel | None:
+    if distributed is False or (distributed is None and not dist_.launched()):
+        return None
+    if not dist_.launched():
+        raise ValueError("distributed=True trains over the processes of a torchrun launch, and this process was "
+                         "not started by torchrun (WORLD_SIZE is unset or 1); run the script with "
+                         "`torchrun --nproc-per-node N script.py`, or leave distributed at its default")
+    dist_.setup(device)
+    return dist_.DataParallel(method, optimizers)
+
+
+def _save_checkpoint(path: Path, parallel: dist_.DataParallel | None, shared: dict, own: dict) -> None:
+    """Rank 0 writes the shared state (weights, optimisers, history) with every rank's own (batches, generators)."""
+    if parallel is None:
+        files.save({**shared, **own}, path, "checkpoint")  # atomic: an interruption never leaves half a file
+        return
+    ranks = parallel.gather(own)
+    if parallel.rank == 0:
+        files.save({**shared, **ranks[0], "ranks": ranks}, path, "checkpoint")

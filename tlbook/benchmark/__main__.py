@@ -5,6 +5,7 @@ Examples::
     python -m tlbook.benchmark --methods source-only target-only dan --pairs synth->handwritten --seeds 0 1 2
     python -m tlbook.benchmark --profile --pairs synth->handwritten      # steps/s and peak memory
     python -m tlbook.benchmark --study adaptation-2000 --seeds 0 1 2 3 4  # a chapter's stored grid
+    torchrun --nproc-per-node 4 -m tlbook.benchmark --pairs mnist->usps   # cells shared by 4 processes (GPUs)
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .. import distributed
 from .._utils import device as best_device
 from ..data import PAIRS
 from .profile import profile_methods
@@ -51,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.study is not None:
             cells = run_study(args.study, args.seeds, Path(args.out) / f"{args.study}.csv", args.methods, device=device)
+            if distributed.rank() != 0:  # under torchrun, one process reports
+                return 0
             print(study_table(cells, args.study, list(dict.fromkeys(c.method for c in cells))))
             print(f"written: {args.out}/{args.study}.csv")
             return 0
@@ -67,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError, OSError) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
+    if distributed.rank() != 0:  # under torchrun, one process writes the tables
+        return 0
     csv_path, md_path = write_tables(cells, args.out, oracle_column=args.oracle)
     print(md_path.read_text())
     print(f"written: {csv_path}, {md_path}, {args.out}/cells.csv")

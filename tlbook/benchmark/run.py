@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import csv
+import io
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Sequence
@@ -11,6 +13,7 @@ from typing import Callable, Sequence
 import torch
 from tqdm import tqdm
 
+from .. import distributed
 from .._utils import seed_everything
 from ..data import PAIRS, Domain, load_pair
 from ..data.office import OFFICE_DOMAINS
@@ -19,7 +22,8 @@ from ..metrics import extract, proxy_a_distance
 from ..train import fit
 from .registry import METHODS, TRAINING, check_inputs, check_names, check_seeds, make_method
 
-__all__ = ["Cell", "RECIPES", "append_cell", "recipe", "read_cells", "run_benchmark", "run_cell", "stored_cells", "train_cell"]
+__all__ = ["Cell", "RECIPES", "append_cell", "recipe", "read_cells", "run_benchmark", "run_cell", "stored_cells", "train_cell",
+           "train_cells"]
 
 #: steps and batch size per pair (and the optimiser, where it is not ``TRAINING``'s).
 RECIPES: dict[str, dict] = {
@@ -116,24 +120,61 @@ def _parse(rows) -> list[Cell]:
     return cells
 
 
+@contextmanager
+def _exclusive(handle):
+    """Hold an exclusive lock on an open file (POSIX ``flock``), so that several processes can append
+    to one results file: each reads, repairs and writes it alone. Without ``fcntl`` (Windows) no lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def append_cell(path: Path, cell: Cell) -> None:
-    new = not path.exists() or path.stat().st_size == 0
+    """Append one cell to the CSV ``path`` (header first in a new file), holding the file's lock."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not new:
-        text = path.read_bytes()
-        if not text.endswith(b"\n"):  # drop the line an interruption cut short (read_cells left it out)
-            with path.open("r+b") as handle:
-                handle.truncate(text.rfind(b"\n") + 1)
-        header = text.split(b"\n", 1)[0].decode().strip().split(",")
-        if header != [f.name for f in fields(Cell)]:
+    names = [f.name for f in fields(Cell)]
+    with path.open("a+b") as handle, _exclusive(handle):
+        handle.seek(0)
+        text = handle.read()
+        if text and not text.endswith(b"\n"):  # drop the line an interruption cut short (read_cells left it out)
+            handle.truncate(text.rfind(b"\n") + 1)
+            text = text[: text.rfind(b"\n") + 1]
+        header = text.split(b"\n", 1)[0].decode().strip().split(",") if text else None
+        if header is not None and header != names:
             raise ValueError(f"{path} has the columns {header}, not those of this tlbook version; "
                              "write the results to a new file")
-    with path.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(Cell)])
-        if new:
+        line = io.StringIO()
+        writer = csv.DictWriter(line, fieldnames=names, lineterminator="\n")
+        if header is None:
             writer.writeheader()
         writer.writerow(asdict(cell))
+        handle.write(line.getvalue().encode())  # opened for appending: lands at the end
         handle.flush()
+
+
+def train_cells(todo: Sequence[tuple], make_cell: Callable[..., Cell], results: Path, desc: str,
+                progress_bar: bool = True) -> None:
+    """``make_cell(*key)`` for every key of ``todo``, each cell appended to ``results`` as it finishes.
+
+    Under ``torchrun --nproc-per-node N`` the N processes share the work: process r trains keys
+    r, r + N, r + 2N, ... (each cell alone on its own device: cells are independent, so this scales
+    without communication), all append to the one file under its lock, and every process returns
+    once all cells are in."""
+    distributed.setup("cpu")  # under torchrun: a gloo group, used only to wait for each other
+    rank, size = distributed.rank(), distributed.world_size()
+    for key in tqdm(list(todo)[rank::size], desc=desc, disable=not progress_bar or rank != 0):
+        append_cell(results, make_cell(*key))
+    if size > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
 
 
 def run_cell(method_name: str, pair: str, seed: int, steps: int | None = None, batch_size: int | None = None,
@@ -156,7 +197,7 @@ def train_cell(name: str, build: Callable[[Domain, Domain], Method], pair: str, 
     start = time.perf_counter()
     method = build(source, target)
     history = fit(method, source, target, steps=steps, batch_size=batch_size, seed=seed, progress_bar=False,
-                  eval_every=max(1, steps // 10), amp=amp, **(training or TRAINING))
+                  eval_every=max(1, steps // 10), amp=amp, distributed=False, **(training or TRAINING))
     seconds = time.perf_counter() - start
     pad = float("nan")
     if measure_pad:
@@ -173,7 +214,8 @@ def run_benchmark(methods: Sequence[str], pairs: Sequence[str], seeds: Sequence[
 
     Cells already in ``results`` with the same steps and batch size are not run again, so an
     interrupted benchmark resumes where it stopped; cells of other settings are trained anew. Returns
-    the cells of this request (stored and new).
+    the cells of this request (stored and new). Under ``torchrun`` the processes share the cells
+    (``train_cells``).
     """
     check_names(list(methods), METHODS, "method")
     check_names(list(pairs), PAIRS, "pair")
@@ -193,8 +235,7 @@ def run_benchmark(methods: Sequence[str], pairs: Sequence[str], seeds: Sequence[
     done = {(c.method, c.pair, c.seed, c.steps, c.batch_size): c for c in read_cells(path)}
     wanted = [key(m, p, s) for p in pairs for m in methods for s in seeds]
     todo = [k for k in wanted if k not in done]
-    for method, pair, seed, steps_, batch in tqdm(todo, desc="benchmark", disable=not progress_bar):
-        cell = run_cell(method, pair, seed, steps_, batch, device, amp)
-        append_cell(path, cell)
-        done[method, pair, seed, steps_, batch] = cell
+    train_cells(todo, lambda method, pair, seed, steps_, batch: run_cell(method, pair, seed, steps_, batch, device, amp),
+                path, "benchmark", progress_bar)
+    done.update({(c.method, c.pair, c.seed, c.steps, c.batch_size): c for c in read_cells(path)})
     return [done[k] for k in wanted]

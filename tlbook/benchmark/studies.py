@@ -14,13 +14,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..experiment import markdown_table, mean_std
 from ..methods import DANN, DSN, AdaBN, Method, SourceOnly
 from ..nn import Classifier, small_digit_classifier
 from .registry import check_names, check_seeds
-from .run import Cell, append_cell, read_cells, train_cell
+from .run import Cell, read_cells, train_cell, train_cells
 from .table import seed_accuracies
 
 __all__ = ["STUDIES", "Config", "Study", "paired_gains", "run_study", "study_table"]
@@ -94,12 +93,14 @@ def run_study(name: str, seeds: Sequence[int], results: str | Path, configs: Seq
 
     done = {(c.method, c.seed): c for c in read_cells(path) if same_recipe(c)}
     todo = [(c, s) for c in configs for s in seeds if (c, s) not in done]
-    for config, seed in tqdm(todo, desc=name, disable=not progress_bar):
+
+    def make_cell(config: str, seed: int) -> Cell:
         chosen = study.configs[config]
-        cell = train_cell(config, lambda source, target: chosen.make(), study.pair, seed, study.steps,
+        return train_cell(config, lambda source, target: chosen.make(), study.pair, seed, study.steps,
                           chosen.batch_size, device, measure_pad=False)
-        append_cell(path, cell)
-        done[config, seed] = cell
+
+    train_cells(todo, make_cell, path, name, progress_bar)  # under torchrun, shared by the processes
+    done.update({(c.method, c.seed): c for c in read_cells(path) if same_recipe(c)})
     return [done[c, s] for c in configs for s in seeds]
 
 
