@@ -297,6 +297,19 @@ def test_an_office_domain_loads_from_its_folder_tree_with_the_published_classes(
         load_domain("amazon", image_size=300)
 
 
+def test_office_home_real_world_is_found_under_either_spelling_and_inside_the_archive_folder():
+    from PIL import Image
+    from tlbook.data.office import OFFICE_HOME_CLASSES
+
+    root = benchmarks.downloads("office-home") / "OfficeHomeDataset_10072016" / "Real_World"
+    for cls in OFFICE_HOME_CLASSES:
+        (root / cls).mkdir(parents=True)
+        Image.fromarray(RNG.integers(0, 256, (20, 24, 3)).astype(np.uint8)).save(root / cls / "00001.jpg")
+    with pytest.warns(UserWarning, match="65 images"):
+        domain = load_domain("real-world", image_size=16)
+    assert domain.num_classes == 65 and len(OFFICE_HOME_CLASSES) == 65 and domain.x_train.shape == (65, 3, 16, 16)
+
+
 def test_an_office_folder_without_a_class_is_refused_naming_it():
     _office("webcam", skip=("mug",))
     with pytest.raises(ValueError, match=r"31 published classes; missing: mug; not expected: none"):

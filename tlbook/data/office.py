@@ -7,7 +7,7 @@ class). Neither has a stable download address, so they are placed by hand:
   ``webcam``; 31 classes, 2,817 / 498 / 795 images.
 - Office-Home (Venkateswara et al., CVPR 2017), ``OfficeHomeDataset_10072016.zip`` unpacked into
   ``<TLBOOK_DATA>/downloads/office-home/``: ``Art/<Class>/*.jpg``, and so for ``Clipart``, ``Product``
-  and ``Real World`` (also accepted inside ``OfficeHomeDataset_10072016/``); 65 classes.
+  and ``Real World`` (or ``Real_World``; also accepted inside ``OfficeHomeDataset_10072016/``); 65 classes.
 
 The protocol of the papers that report on them is transductive: a method trains on every labelled source
 image and every unlabelled target image, and is scored on the same target images. So a domain's train
@@ -55,7 +55,8 @@ EXTENSIONS = (".jpg", ".jpeg", ".png")
 def _domain_folder(name: str) -> Path:
     dataset, inside, _, _ = OFFICE_DOMAINS[name]
     root = downloads(dataset)
-    for candidate in (root / inside, root / "OfficeHomeDataset_10072016" / inside):
+    spellings = dict.fromkeys([inside, inside.replace(" ", "_")])  # "Real World", or "Real_World" in some copies
+    for candidate in (base / spelling for base in (root, root / "OfficeHomeDataset_10072016") for spelling in spellings):
         if candidate.is_dir():
             return candidate
     raise DatasetUnavailable(f"{name} is not available: found no {root / inside}. It cannot be downloaded here (no stable "
