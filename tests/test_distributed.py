@@ -76,7 +76,8 @@ def test_distributed_true_outside_torchrun_says_how_to_launch(monkeypatch):
         tlbook.fit(SourceOnly(toy_classifier()), source, steps=2, distributed=True, progress_bar=False)
 
 
-ARGS = ["--methods", "source-only", "dann", "--pairs", "moons->moons-rotated", "--seeds", "0", "1", "--steps", "30"]
+# SDT trains a source-only start inside its cell: that inner fit must not wait for the other process
+ARGS = ["--methods", "source-only", "dann", "sdt", "--pairs", "moons->moons-rotated", "--seeds", "0", "1", "--steps", "30"]
 
 
 def _without_timing(cells):
@@ -86,13 +87,13 @@ def _without_timing(cells):
 def test_the_benchmark_shares_its_cells_between_two_processes(tmp_path, monkeypatch):
     done = torchrun("-m", "tlbook.benchmark", *ARGS, "--out", str(tmp_path / "two"), data=tmp_path / "data")
     cells = read_cells(tmp_path / "two" / "cells.csv")
-    assert sorted((c.method, c.seed) for c in cells) == [("dann", 0), ("dann", 1), ("source-only", 0), ("source-only", 1)]
+    assert sorted((c.method, c.seed) for c in cells) == [(m, s) for m in ("dann", "sdt", "source-only") for s in (0, 1)]
     assert done.stdout.count("written:") == 1, "one process writes the tables"
     assert (tmp_path / "two" / "summary.md").exists()
 
     monkeypatch.setenv("TLBOOK_DATA", str(tmp_path / "data"))
-    alone = run_benchmark(["source-only", "dann"], ["moons->moons-rotated"], [0, 1], tmp_path / "one.csv", steps=30,
-                          progress_bar=False)
+    alone = run_benchmark(["source-only", "dann", "sdt"], ["moons->moons-rotated"], [0, 1], tmp_path / "one.csv",
+                          steps=30, progress_bar=False)
     assert _without_timing(cells) == _without_timing(alone), "a cell trained by another process differs"
 
 

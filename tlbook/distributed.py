@@ -21,18 +21,35 @@ them, unchanged; what it gives up is DDP's overlap of communication with the bac
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DataParallel", "launched", "rank", "setup", "world_size"]
+__all__ = ["DataParallel", "alone", "launched", "rank", "setup", "world_size"]
+
+_alone = 0  # > 0 inside ``alone()``
 
 
 def launched() -> bool:
-    """Whether this process is one of several started by ``torchrun`` (``WORLD_SIZE`` > 1)."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    """Whether this process is one of several started by ``torchrun`` (``WORLD_SIZE`` > 1) and trains
+    together with them (not inside ``alone()``)."""
+    return _alone == 0 and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+@contextmanager
+def alone() -> Iterator[None]:
+    """Within this block, ``fit`` trains this process's model by itself, even under ``torchrun``: the
+    benchmark's processes each train their own cells, and a cell's inner trainings (SDT's source-only
+    start, a cached source model) must not wait for the other processes."""
+    global _alone
+    _alone += 1
+    try:
+        yield
+    finally:
+        _alone -= 1
 
 
 def active() -> bool:

@@ -170,7 +170,8 @@ def fit(
       ``batch_size`` is per process. Logged terms and accuracies are averaged over the processes, only
       rank 0 writes the checkpoint (holding every rank's samplers and generators, so a resume with the
       same number of processes equals an uninterrupted run), and every rank returns the same weights.
-      ``False`` trains this process alone even under ``torchrun`` (the benchmark's cells do).
+      ``False`` (or ``tlbook.distributed.alone()``) trains this process alone even under ``torchrun``
+      (the benchmark's cells do).
     """
     _check_arguments(steps, batch_size, lr, {"eval_every": eval_every, "log_every": log_every,
                                              "checkpoint_every": checkpoint_every})

@@ -195,9 +195,10 @@ def train_cell(name: str, build: Callable[[Domain, Domain], Method], pair: str, 
     source, target = load_pair(pair, device=device)
     seed_everything(seed)
     start = time.perf_counter()
-    method = build(source, target)
-    history = fit(method, source, target, steps=steps, batch_size=batch_size, seed=seed, progress_bar=False,
-                  eval_every=max(1, steps // 10), amp=amp, distributed=False, **(training or TRAINING))
+    with distributed.alone():  # under torchrun each process trains its own cells, pre-training included
+        method = build(source, target)
+        history = fit(method, source, target, steps=steps, batch_size=batch_size, seed=seed, progress_bar=False,
+                      eval_every=max(1, steps // 10), amp=amp, **(training or TRAINING))
     seconds = time.perf_counter() - start
     pad = float("nan")
     if measure_pad:
