@@ -16,7 +16,8 @@ import tlbook
 from tlbook.methods import DANN, PixelDA
 from tlbook.metrics import accuracy
 from tlbook.nn import digit_classifier
-from shape_domains import shape_domain  # noqa: E402  (the script's folder is on sys.path)
+from interruption import Interrupted, stop_after  # the script's folder (tests/) is on sys.path
+from shape_domains import shape_domain
 
 SOURCE, TARGET = shape_domain("plain", "plain", 0), shape_domain("dark on tint", "inverted", 1)
 OPTIONS = dict(steps=6, batch_size=16, optimizer="adam", lr=1e-3, eval_every=3, log_every=1, progress_bar=False, seed=0)
@@ -30,17 +31,6 @@ FACTORIES = {  # batch-norm buffers and a gradient reversal; three optimisers an
     "DANN": lambda: DANN(network(), domain_batch_norm=True),
     "PixelDA": lambda: PixelDA(network(), (3, 8, 8)),
 }
-
-
-class Interrupt(Exception):
-    pass
-
-
-def stop_after(step):
-    def callback(done, method, history):
-        if done == step:
-            raise Interrupt
-    return callback
 
 
 def flat(method):
@@ -67,7 +57,7 @@ def main(out: Path) -> None:
         tlbook.seed_everything(100 + rank)
         try:
             tlbook.fit(make(), SOURCE, TARGET, checkpoint=checkpoint, checkpoint_every=2, callback=stop_after(4), **OPTIONS)
-        except Interrupt:
+        except Interrupted:
             pass
         tlbook.seed_everything(7 + rank)  # yet other weights and generators: all must come from the checkpoint
         resumed = make()

@@ -17,6 +17,8 @@ from tlbook.losses import coral
 from tlbook.nn import DigitCNN, digit_classifier
 from tlbook.zsl import AttributeEmbedding, SeenClasses
 
+from interruption import Interrupted, stop_after
+
 
 def _network():
     return digit_classifier(widths=(4, 8), bottleneck=16)
@@ -88,17 +90,6 @@ def pair():
     return _small(source), _small(target)
 
 
-class _Interrupt(Exception):
-    pass
-
-
-def _stop_after(step):
-    def callback(done, method, history):
-        if done == step:
-            raise _Interrupt
-    return callback
-
-
 OPTIONS = dict(steps=6, batch_size=8, optimizer="adam", lr=1e-3, eval_every=3, log_every=1, progress_bar=False,
                checkpoint_every=2, seed=0)
 
@@ -112,8 +103,8 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(cls, pair, 
 
     tlbook.seed_everything(0)
     interrupted = FACTORIES[cls](source, target)
-    with pytest.raises(_Interrupt):
-        tlbook.fit(interrupted, source, target, checkpoint=tmp_path / "run.pt", callback=_stop_after(3), **OPTIONS)
+    with pytest.raises(Interrupted):
+        tlbook.fit(interrupted, source, target, checkpoint=tmp_path / "run.pt", callback=stop_after(3), **OPTIONS)
     tlbook.seed_everything(99)  # other weights and generators: everything must come from the checkpoint
     resumed = FACTORIES[cls](source, target)
     history = tlbook.fit(resumed, source, target, checkpoint=tmp_path / "run.pt", **OPTIONS)

@@ -8,6 +8,8 @@ from tlbook.methods import Method, SourceOnly, TargetOnly
 from tlbook.nn import digit_classifier, toy_classifier
 from tlbook.schedules import dann_lambda, dann_lr
 
+from interruption import Interrupted, stop_after
+
 
 @pytest.fixture(scope="module")
 def moons():
@@ -102,10 +104,6 @@ def test_bad_fit_arguments(moons):
         _fit(SourceOnly(toy_classifier()), *moons, steps=2).final("target val")
 
 
-class _Interrupt(Exception):
-    pass
-
-
 def _new_run(seed=0):
     tlbook.seed_everything(seed)
     # Dropout makes the run depend on the global RNG too, which resuming must restore.
@@ -121,13 +119,9 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path):
     straight = _new_run()
     history = _fit(straight, source, target, **options)
 
-    def stop_at_13(step, method, history):
-        if step == 13:
-            raise _Interrupt
-
     interrupted = _new_run()
-    with pytest.raises(_Interrupt):
-        _fit(interrupted, source, target, checkpoint=tmp_path / "run.pt", checkpoint_every=5, callback=stop_at_13, **options)
+    with pytest.raises(Interrupted):
+        _fit(interrupted, source, target, checkpoint=tmp_path / "run.pt", checkpoint_every=5, callback=stop_after(13), **options)
     resumed = _new_run(seed=123)  # fresh weights and RNG: everything must come from the checkpoint
     resumed_history = _fit(resumed, source, target, checkpoint=tmp_path / "run.pt", **options)
 

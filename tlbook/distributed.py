@@ -28,7 +28,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DataParallel", "alone", "launched", "rank", "setup", "world_size"]
+__all__ = ["DataParallel", "alone", "barrier", "launched", "rank", "setup", "world_size"]
 
 _alone = 0  # > 0 inside ``alone()``
 
@@ -65,6 +65,12 @@ def rank() -> int:
 def world_size() -> int:
     """The number of processes training together (1 when not distributed)."""
     return dist.get_world_size() if active() else 1
+
+
+def barrier() -> None:
+    """Wait until every process of the group gets here (nothing to wait for when not distributed)."""
+    if active():
+        dist.barrier()
 
 
 def setup(device: torch.device | str | None = None) -> None:

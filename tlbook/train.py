@@ -224,8 +224,7 @@ def fit(
             sampler.load_state_dict(sampler_state)
         _set_rng_state(own["rng"])
         history = History(**state["history"])
-        start, running, count = state["step"], {k: v.to(device) if isinstance(v, torch.Tensor) else v
-                                                for k, v in own["running"].items()}, own["count"]
+        start, running, count = state["step"], own["running"], own["count"]
 
     method.train()
     clock = time.perf_counter() - history.seconds
@@ -293,10 +292,11 @@ def _data_parallel(method: Method, optimizers: list, distributed: bool | None,
 
 
 def _save_checkpoint(path: Path, parallel: dist_.DataParallel | None, shared: dict, own: dict) -> None:
-    """Rank 0 writes the shared state (weights, optimisers, history) with every rank's own (batches, generators)."""
+    """The shared state (weights, optimisers, history) with this process's own (batches, generators); under
+    torchrun rank 0 writes it with every rank's own under ``"ranks"``."""
     if parallel is None:
         files.save({**shared, **own}, path, "checkpoint")  # atomic: an interruption never leaves half a file
         return
     ranks = parallel.gather(own)
     if parallel.rank == 0:
-        files.save({**shared, **ranks[0], "ranks": ranks}, path, "checkpoint")
+        files.save({**shared, "ranks": ranks}, path, "checkpoint")

@@ -171,10 +171,7 @@ def train_cells(todo: Sequence[tuple], make_cell: Callable[..., Cell], results: 
     rank, size = distributed.rank(), distributed.world_size()
     for key in tqdm(list(todo)[rank::size], desc=desc, disable=not progress_bar or rank != 0):
         append_cell(results, make_cell(*key))
-    if size > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
+    distributed.barrier()
 
 
 def run_cell(method_name: str, pair: str, seed: int, steps: int | None = None, batch_size: int | None = None,
@@ -182,7 +179,7 @@ def run_cell(method_name: str, pair: str, seed: int, steps: int | None = None, b
     """Train one method on one pair with one seed and measure it."""
     recipe = _recipe(pair, steps, batch_size)
     build = lambda source, target: make_method(method_name, source, target, seed, recipe["steps"])  # noqa: E731
-    training = {**TRAINING, **{k: recipe[k] for k in TRAINING if k in recipe}}
+    training = {name: recipe.get(name, default) for name, default in TRAINING.items()}
     return train_cell(method_name, build, pair, seed, recipe["steps"], recipe["batch_size"], device, amp, training=training)
 
 

@@ -122,10 +122,9 @@ PAIRS: dict[str, tuple[str, str]] = {
     "usps->mnist": ("usps", "mnist"),
     "svhn->mnist": ("svhn", "mnist"),
     "syndigits->svhn": ("syndigits", "svhn"),
-    # Office-31's six pairs and Office-Home's twelve (ResNet-50 on a GPU; the data are placed by hand).
-    **{f"{s}->{t}": (s, t) for s in ("amazon", "dslr", "webcam") for t in ("amazon", "dslr", "webcam") if s != t},
-    **{f"{s}->{t}": (s, t) for s in ("art", "clipart", "product", "real-world")
-       for t in ("art", "clipart", "product", "real-world") if s != t},
+    # Office-31's six pairs and Office-Home's twelve: two domains of one dataset (ResNet-50 on a GPU; placed by hand).
+    **{f"{s}->{t}": (s, t) for s, (source_set, *_) in OFFICE_DOMAINS.items()
+       for t, (target_set, *_) in OFFICE_DOMAINS.items() if s != t and source_set == target_set},
 }
 
 
