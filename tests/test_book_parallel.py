@@ -1,17 +1,22 @@
 """The book build executes its notebooks several at a time (book/_ext/parallel_execution.py): myst-nb
-then reads every page from the execution cache, and a notebook that fails still fails the build."""
+then reads every page from the execution cache, and a notebook that fails in the pool (an error, a cell
+over the timeout, a dead kernel or worker) fails the build, naming it, and is not executed again."""
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from sphinx.errors import ExtensionError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
-from parallel_execution import workers_and_threads  # noqa: E402
+import parallel_execution  # noqa: E402
+from parallel_execution import available_cores, cgroup_cores, workers_and_threads  # noqa: E402
 
 JUPYTER_BOOK = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
 needs_jupyter_book = pytest.mark.skipif(JUPYTER_BOOK is None, reason="jupyter-book is not installed")
@@ -87,3 +92,86 @@ def test_a_notebook_that_fails_in_the_pool_still_fails_the_build_with_its_error(
     log = result.stdout + result.stderr
     assert result.returncode != 0, "a failing notebook must fail the build"
     assert "bad.ipynb failed" in log and "the claim of this page does not hold" in log
+    assert "Executing notebook using" not in log, "myst-nb executed again a notebook that failed in the pool"
+    message = log[log.index("1 of 2 notebooks failed in the execution pool"):]
+    error = message[message.index("bad.ipynb failed after"):message.index("ValueError: the claim of this page")]
+    assert "\x1b[" not in error, "the error is shown without terminal colours"
+    cache = next((tmp_path / "book" / "_build" / ".jupyter_cache").glob("code-*"))
+    assert _cached(str(cache), tmp_path / "book" / "good.ipynb"), "the notebook that passed is cached"
+    assert not _cached(str(cache), tmp_path / "book" / "bad.ipynb")
+
+
+def _pool_step(tmp_path: Path, sources: dict[str, str], timeout: int = 30, in_temp: bool = False):
+    """The extension's build step on its own, with the settings Sphinx would hand it, ready to run."""
+    book = tmp_path / "book"
+    book.mkdir()
+    for name, source in sources.items():
+        (book / f"{name}.ipynb").write_text(json.dumps(_notebook(source)))
+    config = SimpleNamespace(nb_execution_mode="cache", nb_execution_cache_path=str(tmp_path / "cache"),
+                             execution_workers="auto", nb_execution_excludepatterns=[], nb_execution_timeout=timeout,
+                             nb_execution_allow_errors=False, nb_execution_in_temp=in_temp)
+    app = SimpleNamespace(config=config, srcdir=str(book))
+    env = SimpleNamespace(doc2path=lambda docname: str(book / f"{docname}.ipynb"))
+    return lambda: parallel_execution._execute_in_parallel(app, env, list(sources))
+
+
+@pytest.fixture
+def two_workers(monkeypatch):
+    monkeypatch.setenv("TLBOOK_BUILD_WORKERS", "2")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+
+
+def _cached(cache_path: str, notebook: Path) -> bool:
+    import nbformat
+    from jupyter_cache import get_cache
+
+    try:
+        get_cache(cache_path).match_cache_notebook(nbformat.read(notebook, as_version=4))
+        return True
+    except KeyError:
+        return False
+
+
+def test_cores_are_the_affinity_mask_capped_by_the_cgroup_quota(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    assert cgroup_cores(tmp_path) is None and available_cores(tmp_path) == 8  # no cgroup files: no quota
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    for quota, cores in (("150000 100000", 2), ("50000 100000", 1), ("max 100000", 8), ("2000000 100000", 8)):
+        (v2 / "cpu.max").write_text(quota + "\n")
+        assert available_cores(v2) == cores, quota
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    for quota, cores in (("250000", 3), ("-1", 8)):
+        (v1 / "cpu" / "cpu.cfs_quota_us").write_text(quota + "\n")
+        assert available_cores(v1) == cores, quota
+
+
+def test_missing_jupyter_cache_internals_fail_with_the_versions_tested(monkeypatch):
+    monkeypatch.setitem(sys.modules, "jupyter_cache.executors.utils", None)
+    with pytest.raises(ExtensionError, match=r"executors\.utils.*tested with myst-nb 1.4 with jupyter-cache 1.0"):
+        parallel_execution.setup(None)
+
+
+def test_a_cell_over_the_timeout_fails_fast_naming_the_notebook_and_the_timeout(tmp_path, two_workers):
+    run = _pool_step(tmp_path, {"slow": "import time; time.sleep(30)"}, timeout=2)
+    start = time.perf_counter()
+    with pytest.raises(ExtensionError, match=r"(?s)slow\.ipynb failed.*CellTimeoutError.*per-cell timeout: 2 s"):
+        run()
+    assert time.perf_counter() - start < 20
+
+
+@pytest.mark.parametrize("victim", ["getpid", "getppid"])  # the kernel, or the worker process that runs it
+def test_a_killed_kernel_or_worker_is_a_build_error_not_a_hang(tmp_path, two_workers, victim):
+    run = _pool_step(tmp_path, {"killed": f"import os; os.kill(os.{victim}(), 9)"})
+    expected = "DeadKernelError" if victim == "getpid" else "worker process executing it died"
+    with pytest.raises(ExtensionError, match=rf"(?s)killed\.ipynb failed.*{expected}"):
+        run()
+
+
+@pytest.mark.parametrize("in_temp", [True, False])
+def test_run_in_temp_keeps_the_notebook_folder_clean(tmp_path, two_workers, in_temp):
+    run = _pool_step(tmp_path, {"writer": "open('written.txt', 'w').write('x')"}, in_temp=in_temp)
+    run()
+    assert (tmp_path / "book" / "written.txt").exists() == (not in_temp)
