@@ -148,3 +148,14 @@ def test_stroke_contrast_says_which_blends_inverted_the_stroke():
     assert torch.allclose(contrast, torch.tensor([0.8, -0.8]))
     with pytest.raises(ValueError, match="same images"):
         stroke_contrast(digit, blended[:1])
+
+
+def test_the_cache_is_keyed_on_the_generators_code(data_dir, monkeypatch):
+    from tlbook._code import python_files
+
+    covered = python_files(registry.DATA_CODE, exclude=registry.NOT_DATA_CODE)
+    assert {"data/synthetic_digits.py", "data/handwritten.py", "data/photo_blend.py", "files.py"} <= set(covered)
+    before = registry.cache_path("synth", 0, 16)
+    monkeypatch.setattr(registry, "data_code_digest", lambda: "f" * 64)  # the generators' code changed
+    after = registry.cache_path("synth", 0, 16)
+    assert before != after and after.parent == before.parent and "codeffffffffffff" in after.name

@@ -332,3 +332,14 @@ def test_a_whole_frozen_model_saves_and_loads_with_its_batch_norm_still_frozen(t
     unfreeze([bn])
     loaded.train()
     assert type(bn) is torch.nn.BatchNorm2d and bn.training
+
+
+def test_the_model_cache_is_keyed_on_the_training_code(data_dir, monkeypatch):
+    import importlib
+
+    module = importlib.import_module("tlbook.finetune.pretrained")  # the package's `pretrained` is the function
+    data = _toy_domain().x_train
+    before = module.model_path("classifier", "test", data, steps=2)
+    monkeypatch.setattr(module, "model_code_digest", lambda: "f" * 64)  # a network or the loop changed
+    after = module.model_path("classifier", "test", data, steps=2)
+    assert before != after and after.name.endswith("-codeffffffffffff.pt")

@@ -93,6 +93,10 @@ def test_a_study_refuses_requests_it_would_misreport(tiny_study, tmp_path, bad, 
 def test_the_command_trains_a_study(tiny_study, tmp_path, capsys):
     assert main(["--study", "tiny", "--seeds", "0", "--out", str(tmp_path)]) == 0
     assert len(read_cells(tmp_path / "tiny.csv")) == 2 and "over plain" in capsys.readouterr().out
+    from tlbook.benchmark.provenance import code_digest, read_provenance
+
+    record = read_provenance(tmp_path / "tiny.csv")  # the provenance is written with the file
+    assert record["code_digest"] == code_digest() and record["command"].endswith(f"--seeds 0 --out {tmp_path}")
     assert main(["--study", "tiny", "--methods", "nope", "--out", str(tmp_path)]) == 2
 
 

@@ -22,7 +22,7 @@ from .registry import check_names, check_seeds
 from .run import Cell, read_cells, train_cell, train_cells
 from .table import seed_accuracies
 
-__all__ = ["STUDIES", "Config", "Study", "paired_gains", "run_study", "study_table"]
+__all__ = ["STUDIES", "Config", "Study", "paired_gains", "run_study", "study_cell", "study_table"]
 
 
 @dataclass(frozen=True)
@@ -93,15 +93,18 @@ def run_study(name: str, seeds: Sequence[int], results: str | Path, configs: Seq
 
     done = {(c.method, c.seed): c for c in read_cells(path) if same_recipe(c)}
     todo = [(c, s) for c in configs for s in seeds if (c, s) not in done]
-
-    def make_cell(config: str, seed: int) -> Cell:
-        chosen = study.configs[config]
-        return train_cell(config, lambda source, target: chosen.make(), study.pair, seed, study.steps,
-                          chosen.batch_size, device, measure_pad=False)
-
+    make_cell = lambda config, seed: study_cell(name, config, seed, device)  # noqa: E731
     train_cells(todo, make_cell, path, name, progress_bar)  # under torchrun, shared by the processes
     done.update({(c.method, c.seed): c for c in read_cells(path) if same_recipe(c)})
     return [done[c, s] for c in configs for s in seeds]
+
+
+def study_cell(name: str, config: str, seed: int, device: torch.device | str = "cpu") -> Cell:
+    """Train one (configuration, seed) of study ``name``: what ``run_study`` stores for it."""
+    study = STUDIES[name]
+    chosen = study.configs[config]
+    return train_cell(config, lambda source, target: chosen.make(), study.pair, seed, study.steps, chosen.batch_size,
+                      device, measure_pad=False)
 
 
 def paired_gains(cells: Sequence[Cell], study: str, config: str) -> tuple[list[int], np.ndarray]:

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Callable
 
 import torch
 
 from .. import files
+from .._code import source_digest
 from .benchmarks import fetch
 from .cache import cache_dir
 from .domain import Domain, check_same_shape
@@ -20,7 +23,10 @@ from .toy import moons
 
 __all__ = ["DOMAINS", "PAIRS", "cache_dir", "load_domain", "load_pair", "labelled_subset"]
 
-DATA_VERSION = 2  # bump when a generator or the file format changes, so stale caches are not reused
+#: The code a cached domain comes from: the generators, the splits and the file format. The cache file's name
+#: carries its digest (``data_code_digest``), so changing any of them generates the domains anew.
+DATA_CODE = ("data", "files.py")
+NOT_DATA_CODE = ("data/__init__.py", "data/cache.py", "data/domain.py", "data/sampler.py")  # loading and batching only
 SPLIT_SEED = 1234  # the handwritten train/test split never changes with the domain seed
 SYNTH_TRAIN, SYNTH_TEST = 10_000, 2_000
 HANDWRITTEN_TEST_PER_CLASS = 60  # 600 test images, 1,197 train
@@ -151,8 +157,19 @@ def _generate(spec: _Spec, size: int, seed: int) -> dict[str, torch.Tensor]:
             "y_test": y_test}
 
 
+@lru_cache(maxsize=1)
+def data_code_digest() -> str:
+    """SHA-256 of the source that generates the domains (``DATA_CODE`` but ``NOT_DATA_CODE``)."""
+    return source_digest(DATA_CODE, exclude=NOT_DATA_CODE)
+
+
+def cache_path(name: str, seed: int, size: int) -> Path:
+    """The cache file of domain ``name`` at ``seed`` and ``size`` pixels, keyed on the code that generates it."""
+    return cache_dir() / f"{name}-seed{seed}-{size}px-code{data_code_digest()[:12]}.pt"
+
+
 def _load_tensors(name: str, spec: _Spec, size: int, seed: int, cache: bool) -> dict[str, torch.Tensor]:
-    path = cache_dir() / f"{name}-seed{seed}-{size}px-v{DATA_VERSION}.pt"
+    path = cache_path(name, seed, size)
     if cache and path.exists():
         try:
             return files.load(path, "domain")

@@ -10,32 +10,50 @@ from __future__ import annotations
 import hashlib
 import socket
 import warnings
+from functools import lru_cache
+from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
 from .. import files
+from .._code import source_digest
 from ..data import Domain, cache_dir
 from ..methods import SourceOnly
 from ..nn import Classifier
 from ..train import fit
 
-__all__ = ["pretrained", "torchvision_backbone", "torchvision_classifier", "cached_model"]
+__all__ = ["pretrained", "torchvision_backbone", "torchvision_classifier", "cached_model", "model_path"]
+
+#: The code a cached model comes from: its networks, the method and loop that train it, the batches.
+MODEL_CODE = ("nn", "methods/base.py", "methods/baselines.py", "train.py", "data/sampler.py", "_utils.py",
+              "distributed.py", "finetune/pretrained.py", "finetune/self_taught.py")
+
+
+@lru_cache(maxsize=1)
+def model_code_digest() -> str:
+    """SHA-256 of the source that builds and trains the cached models (``MODEL_CODE``)."""
+    return source_digest(MODEL_CODE)
+
+
+def model_path(kind: str, tag: str, data: torch.Tensor, **settings) -> Path:
+    """The cache file of a model: ``kind``, ``tag``, the settings, a fingerprint of ``data`` and of the code."""
+    sample = data[:: max(1, len(data) // 256)].detach().float().cpu().contiguous()
+    fingerprint = hashlib.sha1(sample.numpy().tobytes()).hexdigest()[:12]
+    options = "-".join(f"{k}{v:g}" if isinstance(v, float) else f"{k}{v}" for k, v in settings.items())
+    return cache_dir() / "models" / f"{kind}-{tag}-n{len(data)}-{fingerprint}-{options}-code{model_code_digest()[:12]}.pt"
 
 
 def cached_model(model: nn.Module, kind: str, tag: str, data: torch.Tensor, train: Callable[[], object],
                  cache: bool = True, **settings) -> nn.Module:
     """``model`` loaded from the cache if it was trained before, else ``train()``-ed and saved; in eval mode.
 
-    The file name carries ``kind``, ``tag`` (the architecture), every training setting and
-    a fingerprint of the training ``data``, so changing any of them trains anew instead of
-    silently reusing a stale model.
+    The file name (``model_path``) carries ``kind``, ``tag`` (the architecture), every training setting,
+    a fingerprint of the training ``data`` and a digest of the code that builds and trains it
+    (``MODEL_CODE``), so changing any of them trains anew instead of silently reusing a stale model.
     """
-    sample = data[:: max(1, len(data) // 256)].detach().float().cpu().contiguous()
-    fingerprint = hashlib.sha1(sample.numpy().tobytes()).hexdigest()[:12]
-    options = "-".join(f"{k}{v:g}" if isinstance(v, float) else f"{k}{v}" for k, v in settings.items())
-    path = cache_dir() / "models" / f"{kind}-{tag}-n{len(data)}-{fingerprint}-{options}.pt"
+    path = model_path(kind, tag, data, **settings)
     device = next(model.parameters()).device
     if cache and path.exists():
         try:

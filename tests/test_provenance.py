@@ -1,0 +1,116 @@
+"""Stored results tied to the code that made them: the code digest, the stale check, the sample re-training."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import tlbook
+import tlbook.benchmark.verify as verify
+from tlbook.benchmark import Cell, read_cells
+from tlbook.benchmark.provenance import (MIXED, REFRESH, code_digest, provenance_path, read_provenance, stale_results,
+                                         stored_files, training_files, write_provenance)
+
+PACKAGE = Path(tlbook.__file__).parent
+
+
+@pytest.fixture
+def package(tmp_path) -> Path:
+    """A copy of the tlbook package whose stored results are recorded as made by the copy's code."""
+    root = tmp_path / "tlbook"
+    shutil.copytree(PACKAGE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    for csv in stored_files(root):
+        provenance_path(csv).write_text(json.dumps({"code_digest": code_digest(root), "command": REFRESH[csv.name]}))
+    return root
+
+
+def _edit(path: Path) -> None:
+    path.write_text(path.read_text() + "\n# changed\n")
+
+
+def test_the_digest_covers_training_code_and_not_presentation(package):
+    files = training_files(package)
+    assert {"methods/adversarial.py", "train.py", "data/synthetic_digits.py", "benchmark/run.py", "nn/classifier.py"} <= set(files)
+    assert not {"claims.py", "plot.py", "experiment.py", "benchmark/table.py", "zsl/model.py"} & set(files)
+    before = code_digest(package)
+    _edit(package / "claims.py")
+    _edit(package / "benchmark" / "table.py")
+    assert code_digest(package) == before
+    _edit(package / "train.py")
+    assert code_digest(package) != before
+
+
+def test_stale_results_name_the_file_and_its_refresh_command(package):
+    assert stale_results(package) == []  # the unchanged code made them
+    _edit(package / "methods" / "adversarial.py")  # a method's code changes
+    messages = stale_results(package)
+    assert len(messages) == len(stored_files(package)) == 2
+    for message, csv in zip(messages, stored_files(package)):
+        assert f"tlbook/benchmark/results/{csv.name}" in message and REFRESH[csv.name] in message
+
+
+def test_a_file_without_provenance_is_stale(package):
+    provenance_path(package / "benchmark" / "results" / "cells.csv").unlink()
+    (message,) = stale_results(package)
+    assert "cells.csv have no provenance" in message and REFRESH["cells.csv"] in message
+
+
+def test_the_shipped_files_have_provenance():
+    for csv in stored_files():
+        record = read_provenance(csv)
+        assert record is not None and {"command", "tlbook", "torch", "date", "code_digest"} <= set(record)
+
+
+def test_writing_records_the_code_and_a_resumed_file_of_other_code_is_mixed(tmp_path):
+    csv = tmp_path / "cells.csv"
+    record = json.loads(write_provenance(csv, "the command").read_text())
+    assert record["code_digest"] == code_digest() and record["torch"] and record["command"] == "the command"
+    assert read_provenance(csv)["code_digest"] == code_digest()
+    assert write_provenance(csv, "again", resumed=True) and read_provenance(csv)["code_digest"] == code_digest()  # same code
+    provenance_path(csv).write_text(json.dumps({"code_digest": "other"}))
+    write_provenance(csv, "again", resumed=True)
+    assert read_provenance(csv)["code_digest"] == MIXED
+
+
+def _cell(method, target, pair="handwritten->handwritten-m", seed=0):
+    return Cell(method, pair, seed, 300, target, 0.9, target, 1.0, 5.0, "cpu")
+
+
+def test_compare_fails_beyond_the_tolerance_and_prints_both_values():
+    ok, line = verify.compare("cells.csv", _cell("dann", 0.450), _cell("dann", 0.450 + (verify.TOLERANCE + 0.5) / 100))
+    assert not ok and "FAIL" in line and "stored 45.00 %" in line and "dann" in line and "seed 0" in line
+    ok, line = verify.compare("cells.csv", _cell("dann", 0.450), _cell("dann", 0.450 - (verify.TOLERANCE - 0.5) / 100))
+    assert ok and line.startswith("ok")
+
+
+def test_a_sample_is_cheap_and_has_a_study_cell_and_distinct_methods():
+    keys = lambda sample: [(file, c.method, c.pair, c.seed) for file, c in sample]  # noqa: E731
+    chosen = verify.sample_cells(5, seed=7)
+    assert keys(chosen) == keys(verify.sample_cells(5, seed=7)) and len(chosen) == 5
+    files = [file for file, _ in chosen]
+    assert files.count("cells.csv") == 4 and files[-1] == "adaptation-2000.csv"
+    assert len({c.method for _, c in chosen[:4]}) == 4 and all(c.seconds <= verify.BENCHMARK_CHEAP_S for _, c in chosen[:4])
+    every = {c.method for _, c in verify.sample_cells(11, seed=1)[:10]}
+    assert every == {c.method for c in read_cells(PACKAGE / "benchmark" / "results" / "cells.csv")}
+
+
+def test_verification_fails_when_a_retrained_cell_moved(monkeypatch, capsys):
+    monkeypatch.setattr(verify, "retrain", lambda file, cell: _cell(cell.method, cell.target_test + 0.10, cell.pair))
+    assert verify.verify_stored(2, seed=3) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "--verify-seed 3" in out and "differ from the current code's" in out
+    monkeypatch.setattr(verify, "retrain", lambda file, cell: cell)
+    assert verify.verify_stored(2, seed=3) == 0
+
+
+def test_restamp_after_an_agreeing_sample_makes_the_sampled_files_current(package, monkeypatch):
+    _edit(package / "train.py")  # a change of training code that (here) moves no number
+    assert len(stale_results(package)) == 2
+    monkeypatch.setattr(verify, "retrain", lambda file, cell: _cell(cell.method, cell.target_test + 0.10, cell.pair))
+    assert verify.verify_stored(3, seed=1, stamp=True, root=package) == 1
+    assert len(stale_results(package)) == 2  # a failing sample stamps nothing
+    monkeypatch.setattr(verify, "retrain", lambda file, cell: cell)
+    assert verify.verify_stored(3, seed=1, stamp=True, root=package) == 0
+    assert stale_results(package) == []  # the sample covers cells.csv and the study
+    record = read_provenance(package / "benchmark" / "results" / "cells.csv")
+    assert record["code_digest"] == code_digest(package) and "re-stamped" in record["verified"]

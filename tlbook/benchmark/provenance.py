@@ -1,0 +1,115 @@
+"""Provenance of the stored results: which code made each results CSV, and whether the current code still does.
+
+Each results CSV ``X.csv`` written by ``python -m tlbook.benchmark`` gets ``X.provenance.json`` beside it:
+the command that refreshes it, the tlbook and torch versions, the date, the threads, and ``code_digest()``
+of the code its cells ran. ``stale_results()`` compares the stored files' digests with the current code
+(the book's build warns with its messages: ``book/_ext/stored_results.py``).
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shlex
+from pathlib import Path
+
+from .._code import PACKAGE, python_files, source_digest
+
+__all__ = ["MIXED", "PRESENTATION", "REFRESH", "code_digest", "command_line", "provenance_path", "read_provenance",
+           "stale_results", "stored_files", "training_files", "write_provenance"]
+
+#: tlbook's files (relative to the package) that no stored cell executes: they present results, check
+#: students' code, or serve another problem, domain or network than the stored cells'. Every OTHER ``.py``
+#: file of tlbook counts as training code: ``import tlbook`` imports every module, so the modules a cell
+#: loads are all of them, and a module added later counts until it is listed here.
+PRESENTATION = (
+    "__init__.py", "_code.py", "assignments.py", "claims.py", "experiment.py", "plot.py",  # re-exports, presentation
+    "check", "zsl", "losses/zsl.py",  # students' checkers; zero-shot learning (chapter 5)
+    "finetune",  # fine-tuning (chapter 1): SDT pre-trains with SourceOnly and fit, not with it
+    "nn/sequence.py", "data/sequences.py", "data/toy.py", "data/office.py", "data/benchmarks.py",  # no stored cell's domains
+    "benchmark/__init__.py", "benchmark/__main__.py", "benchmark/profile.py", "benchmark/provenance.py",
+    "benchmark/table.py", "benchmark/verify.py",  # the command line, timing, tables, these checks
+)
+
+#: The commands that refresh the files the book reads, from the repository root (a study resumes, so the old
+#: file goes first: a file mixing cells of two codes is stale).
+REFRESH = {
+    "cells.csv": "rm -f tlbook/benchmark/results/cells.csv && python -m tlbook.benchmark --out tlbook/benchmark/results --oracle",
+    "adaptation-2000.csv": "rm -f tlbook/benchmark/results/adaptation-2000.csv && OMP_NUM_THREADS=1 python -m "
+                           "tlbook.benchmark --study adaptation-2000 --seeds 0 1 2 3 4 --out tlbook/benchmark/results",
+}
+MIXED = "mixed"  # the digest of a file resumed with other code than its earlier cells': never current
+
+
+def training_files(root: Path = PACKAGE) -> list[str]:
+    """The files ``code_digest`` covers: every ``.py`` file of the package at ``root`` but ``PRESENTATION``'s."""
+    return python_files(["."], root, PRESENTATION)
+
+
+def code_digest(root: Path = PACKAGE) -> str:
+    """SHA-256 over the source of the tlbook modules that training a stored cell executes (``training_files``):
+    data generation, ``nn``, ``losses``, ``methods``, ``train``, ``metrics``, ``schedules``, ``distributed``,
+    ``files``, ``_utils`` and the benchmark's ``registry``, ``run`` and ``studies``. Changing any of them changes
+    it; changing a presentation module (``PRESENTATION``: ``claims``, ``plot``, ``benchmark/table``, ...) does not."""
+    return source_digest(["."], root, PRESENTATION)
+
+
+def provenance_path(csv: Path) -> Path:
+    """``X.provenance.json`` beside ``X.csv``."""
+    return csv.with_name(f"{csv.stem}.provenance.json")
+
+
+def read_provenance(csv: Path) -> dict | None:
+    """The provenance record of the results file ``csv`` (None if it has none)."""
+    path = provenance_path(csv)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def command_line(argv: list[str], csv: Path) -> str:
+    """The command that refreshes ``csv``: remove it (a run resumes), then ``python -m tlbook.benchmark ARGV``
+    with the thread setting of this run."""
+    threads = os.environ.get("OMP_NUM_THREADS")
+    prefix = f"OMP_NUM_THREADS={threads} " if threads else ""
+    return f"rm -f {shlex.quote(str(csv))} && {prefix}{shlex.join(['python', '-m', 'tlbook.benchmark', *argv])}"
+
+
+def write_provenance(csv: Path, command: str, resumed: bool = False, **notes: object) -> Path:
+    """Record that the current code made the results file ``csv`` with ``command`` (``notes``: extra fields).
+
+    ``resumed``: the run kept cells already in the file. Unless the file's record says the current code made
+    them, the digest is recorded as ``MIXED``: the file then reads as stale until refreshed from scratch."""
+    import torch
+
+    from .. import __version__
+
+    digest = code_digest()
+    if resumed and (read_provenance(csv) or {}).get("code_digest") != digest:
+        digest = MIXED
+    record = {"results": csv.name, "command": command, "tlbook": __version__, "torch": torch.__version__,
+              "date": datetime.date.today().isoformat(), "threads": torch.get_num_threads(), "code_digest": digest, **notes}
+    path = provenance_path(csv)
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def stored_files(root: Path = PACKAGE) -> list[Path]:
+    """The stored results CSVs (the benchmark's cells and the studies; not the summary made from the cells)."""
+    return sorted(p for p in (root / "benchmark" / "results").glob("*.csv") if p.name != "summary.csv")
+
+
+def stale_results(root: Path = PACKAGE) -> list[str]:
+    """One message per stored results file whose recorded code digest is not the current code's (or that has
+    no record), naming the file and the command that refreshes it; empty when all are current."""
+    digest, messages = code_digest(root), []
+    for csv in stored_files(root):
+        record = read_provenance(csv)
+        where = f"tlbook/benchmark/results/{csv.name}"
+        command = (record or {}).get("command") or REFRESH.get(csv.name, "python -m tlbook.benchmark (results/README.md)")
+        if record is None:
+            messages.append(f"stored results {where} have no provenance ({provenance_path(csv).name}); "
+                            f"make them again from the repository root: {command}")
+        elif record.get("code_digest") != digest:
+            messages.append(f"stored results {where} were made by other code (digest {record.get('code_digest', '?')[:12]}, "
+                            f"the current training code's {digest[:12]}): the book may report numbers this code no longer "
+                            f"gives. Refresh them from the repository root: {command}")
+    return messages
