@@ -1,30 +1,41 @@
-"""Claims a notebook makes about its results, checked seed by seed.
+"""Claims a notebook makes about its results, checked seed by seed with a stated statistical rule.
 
-A claim compares a *variant* with a *baseline* (another variant run on the same seeds, or a
-fixed level such as chance) through the paired differences ``d_s = variant_s − baseline_s``,
-one per seed. A mean difference that is smaller than the spread over seeds is not evidence:
-floating-point reductions change order with the thread count, the BLAS and the device, and
-seed-level results move by a few points when they do. So a claim names a rule on the paired
-differences that leaves a margin, for example
+A claim compares a *variant* with a *baseline* (another configuration run on the same seeds, or a
+fixed level such as chance) through the paired differences ``d_s = variant_s − baseline_s``, one per
+seed. Seed-level results move by a few points with the thread count, the BLAS and the device, so a
+claim never rests on a mean alone. Each rule below carries its statistics, computed with
+:mod:`scipy.stats` at a stated level (5 % unless told otherwise):
 
-- ``every_seed=0``: better on every seed (``min d_s > 0``);
-- ``mean_gain=0.05, every_seed=0``: at least 5 points on average and positive on every seed;
-- ``standard_errors=2``: mean above two standard errors (``mean d > 2 std(d) / √n``);
-- ``mean_below=0.05``: less than 5 points on average (a "does not help" claim).
+- :func:`greater` — the variant is higher: a one-sided paired t-test of ``mean d > by``
+  (``every_seed=True`` adds: ``d_s > 0`` on every seed);
+- :func:`less` — the variant is lower (the same test on ``−d``);
+- :func:`equivalent` — "no better and no worse", "within noise", "either way": two one-sided tests
+  (TOST), i.e. the ``1 − 2·level`` confidence interval of ``mean d`` lies inside ``±margin``;
+- :func:`above` / :func:`below` — an absolute bound that every seed clears (``variant_s > level`` or
+  ``variant_s < level``), no statistics needed;
+- :func:`observe` — prints the evidence and asserts nothing (what is within noise).
 
-``claim`` prints the evidence (each seed, the mean and the standard deviation of the
-differences) and raises :class:`ClaimFailed` naming the claim and the evidence when the rule
-does not hold. ``observe`` prints the same evidence for a comparison that is within noise, and
-asserts nothing.
+The t quantile with ``n − 1`` degrees of freedom is large for few seeds (one-sided 95 %: 6.31 at
+``n = 2``, 2.92 at ``n = 3``, 2.13 at ``n = 5``), so a claim on three seeds needs a mean difference of
+about 1.7 standard deviations of ``d``. (A sign or Wilcoxon test cannot reach 5 % with fewer than five
+seeds: its smallest one-sided p-value is ``2^−n``.)
+
+A claim shows one line (statement → verdict, with the rule's figure); in a notebook the per-seed table
+folds away under it. A rule that does not hold raises :class:`ClaimFailed` with the whole evidence.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+import html
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
 
 import numpy as np
+from scipy import stats
 
-__all__ = ["ClaimFailed", "Evidence", "claim", "observe"]
+__all__ = ["ClaimFailed", "Evidence", "above", "below", "equivalent", "greater", "less", "observe", "paired",
+           "t_quantile"]
+
+LEVEL = 0.05  # the default significance level of every test
 
 
 class ClaimFailed(AssertionError):
@@ -38,9 +49,19 @@ class _Runs(Protocol):  # tlbook.experiment.Runs, or anything with per-seed accu
     def accuracies(self, eval_set: str = ...) -> np.ndarray: ...
 
 
+Values = "_Runs | Sequence[float] | np.ndarray"
+
+
+def t_quantile(n: int, level: float = LEVEL) -> float:
+    """The one-sided ``1 − level`` quantile of Student's t with ``n − 1`` degrees of freedom."""
+    if n < 2:
+        raise ValueError(f"a t quantile needs at least two seeds, got n = {n}")
+    return float(stats.t.ppf(1 - level, n - 1))
+
+
 @dataclass(frozen=True)
 class Evidence:
-    """The per-seed values of a claim and whether its rule holds (values are fractions; shown ×``scale``)."""
+    """The per-seed values of a claim, its rule and verdict (values are fractions; shown ×``scale``)."""
 
     statement: str
     seeds: tuple[int, ...]
@@ -49,8 +70,10 @@ class Evidence:
     names: tuple[str, str]
     rule: str
     holds: bool | None  # None for an observation
+    figure: str = ""  # the rule's figure in words, e.g. "p = 0.003"
     scale: float = 100.0
     digits: int = 1
+    _shown: list = field(default_factory=list, repr=False, compare=False)
 
     @property
     def differences(self) -> np.ndarray:
@@ -64,9 +87,29 @@ class Evidence:
     def std(self) -> float:
         return float(self.differences.std(ddof=1))  # a claim has two seeds at least
 
-    def within_noise(self) -> bool:
-        """True when the mean difference is less than two standard errors from zero."""
-        return abs(self.mean) <= 2 * self.std / np.sqrt(len(self.seeds))
+    def interval(self, level: float = LEVEL) -> tuple[float, float]:
+        """The two-sided ``1 − 2·level`` confidence interval of the mean difference (t, ``n − 1`` d.o.f.)."""
+        half = t_quantile(len(self.seeds), level) * self.std / np.sqrt(len(self.seeds))
+        return self.mean - half, self.mean + half
+
+    def within_noise(self, level: float = LEVEL) -> bool:
+        """True when the confidence interval of the mean difference contains zero."""
+        low, high = self.interval(level)
+        return low <= 0 <= high
+
+    @property
+    def verdict(self) -> str:
+        if self.holds is None:
+            return "within noise (printed, not asserted)" if self.within_noise() else "outside noise (printed, not asserted)"
+        return "holds" if self.holds else "DOES NOT HOLD"
+
+    def line(self) -> str:
+        """One line: the statement, the verdict and the rule's figure."""
+        s, f = self.scale, self.digits
+        unit = " points" if s == 100 else ""
+        gap = f"{s * self.mean:+.{f}f} ± {s * self.std:.{f}f}{unit} over {len(self.seeds)} seeds"
+        head = "Observation" if self.holds is None else "Claim"
+        return f"{head}: {self.statement} → {self.verdict} ({gap}{'; ' + self.figure if self.figure else ''})"
 
     def table(self) -> str:
         s, (a, b), f = self.scale, self.names, self.digits
@@ -80,17 +123,35 @@ class Evidence:
         return "\n".join(lines)
 
     def __str__(self) -> str:
-        if self.holds is None:
-            verdict = ("within noise (|mean| ≤ 2 standard errors): an observation, not a claim" if self.within_noise()
-                       else "outside noise, but not asserted")
-            head = f"Observation: {self.statement}"
+        return f"{self.line()}\nrule: {self.rule}\n{self.table()}"
+
+    def __repr__(self) -> str:
+        return self.line()
+
+    def _repr_html_(self) -> str:
+        details = html.escape(f"rule: {self.rule}\n{self.table()}")
+        return (f"<details class='tlbook-claim'><summary>{html.escape(self.line())}</summary>"
+                f"<pre>{details}</pre></details>")
+
+    def _ipython_display_(self) -> None:  # shown once: a cell ending in a claim does not show it twice
+        if not self._shown:
+            self.show()
+
+    def show(self) -> None:
+        """Display the claim: one line with its evidence folded under it in a notebook, the whole text elsewhere."""
+        self._shown.append(True)
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+        except ImportError:
+            get_ipython = None  # noqa: N806
+        if get_ipython is not None and get_ipython() is not None:
+            display({"text/plain": str(self), "text/html": self._repr_html_()}, raw=True)
         else:
-            verdict = "holds" if self.holds else "DOES NOT HOLD"
-            head = f"Claim: {self.statement}"
-        return f"{head}\nrule: {self.rule}\n{self.table()}\n→ {verdict}"
+            print(self, end="\n\n")
 
 
-def _values(x: _Runs | Sequence[float] | np.ndarray | float, eval_set: str) -> tuple[np.ndarray | float, list[int] | None, str | None]:
+def _values(x, eval_set: str) -> tuple[np.ndarray | float, list[int] | None, str | None]:
     if hasattr(x, "accuracies") and hasattr(x, "seeds"):
         return np.asarray(x.accuracies(eval_set), dtype=float), list(x.seeds), getattr(x, "name", None)
     if np.ndim(x) == 0:
@@ -98,11 +159,19 @@ def _values(x: _Runs | Sequence[float] | np.ndarray | float, eval_set: str) -> t
     return np.asarray(x, dtype=float), None, None
 
 
-def _pair(variant, baseline, seeds, names, eval_set) -> tuple[tuple[int, ...], np.ndarray, np.ndarray, tuple[str, str]]:
+def paired(variant, baseline=0.0, *, seeds: Sequence[int] | None = None, eval_set: str = "target test",
+           ) -> tuple[tuple[int, ...], np.ndarray, np.ndarray, tuple[str | None, str | None]]:
+    """Pair ``variant`` and ``baseline`` seed by seed: ``(seeds, variant values, baseline values, names)``.
+
+    Either may be a :class:`tlbook.experiment.Runs` (its ``eval_set`` accuracies, paired by seed) or
+    per-seed values; the baseline may also be one number (a level such as chance).
+    """
     v, v_seeds, v_name = _values(variant, eval_set)
     b, b_seeds, b_name = _values(baseline, eval_set)
     if np.ndim(v) == 0:
         raise ValueError("the variant needs one value per seed (an array or a tlbook.experiment.Runs), got a single number")
+    if np.ndim(v) != 1:
+        raise ValueError(f"the variant needs one value per seed, a 1-D array; got shape {np.shape(v)}")
     seeds = list(seeds) if seeds is not None else v_seeds if v_seeds is not None else list(range(len(v)))
     if len(seeds) != len(v):
         raise ValueError(f"{len(v)} variant values for {len(seeds)} seeds {seeds}")
@@ -116,84 +185,142 @@ def _pair(variant, baseline, seeds, names, eval_set) -> tuple[tuple[int, ...], n
         if missing:
             raise ValueError(f"the baseline did not run seeds {sorted(missing)} (it ran {b_seeds}); a claim pairs seeds")
         b = b[[b_seeds.index(s) for s in seeds]]
-    elif len(b) != len(v):
-        raise ValueError(f"{len(v)} variant values but {len(b)} baseline values: a claim pairs them seed by seed")
+    elif np.shape(b) != np.shape(v):
+        raise ValueError(f"{len(v)} variant values but baseline of shape {np.shape(b)}: a claim pairs them seed by seed")
     if len(v) < 2:
         raise ValueError("a claim needs at least two seeds: one seed says nothing about the spread")
-    names = names or (v_name or "variant", b_name or ("level" if level else "baseline"))
-    return tuple(seeds), v, b, tuple(names)
+    if not (np.isfinite(v).all() and np.isfinite(b).all()):
+        raise ValueError(f"a claim needs finite values; got variant {v.tolist()}, baseline {b.tolist()}")
+    return tuple(seeds), v, b, (v_name, b_name or ("level" if level else None))
 
 
-def _rule(mean_gain, every_seed, standard_errors, mean_below, every_seed_below, scale, digits) -> list[tuple[str, Callable[[np.ndarray], bool]]]:
-    rules = []
-    if mean_gain is not None:
-        rules.append((f"mean difference ≥ {scale * mean_gain:+.{digits}f}", lambda d: d.mean() >= mean_gain))
-    if every_seed is not None:
-        rules.append((f"difference > {scale * every_seed:+.{digits}f} on every seed", lambda d: d.min() > every_seed))
-    if standard_errors is not None:
-        rules.append((f"mean difference > {standard_errors:g} standard errors",
-                      lambda d: d.mean() > standard_errors * d.std(ddof=1) / np.sqrt(len(d))))
-    if mean_below is not None:
-        rules.append((f"mean difference < {scale * mean_below:+.{digits}f}", lambda d: d.mean() < mean_below))
-    if every_seed_below is not None:
-        rules.append((f"difference < {scale * every_seed_below:+.{digits}f} on every seed", lambda d: d.max() < every_seed_below))
-    return rules
+def _one_sided_p(d: np.ndarray, by: float) -> float:
+    """p-value of the one-sided paired t-test of ``mean d > by`` (0 or 1 when every ``d`` is equal)."""
+    if np.ptp(d) == 0:
+        return 0.0 if d[0] > by else 1.0
+    return float(stats.ttest_1samp(d - by, 0.0, alternative="greater").pvalue)
 
 
-def claim(
-    statement: str,
-    variant: _Runs | Sequence[float] | np.ndarray,
-    baseline: _Runs | Sequence[float] | np.ndarray | float = 0.0,
-    *,
-    seeds: Sequence[int] | None = None,
-    names: tuple[str, str] | None = None,
-    mean_gain: float | None = None,
-    every_seed: float | None = None,
-    standard_errors: float | None = None,
-    mean_below: float | None = None,
-    every_seed_below: float | None = None,
-    eval_set: str = "target test",
-    scale: float = 100.0,
-    digits: int = 1,
-    quiet: bool = False,
-) -> Evidence:
-    """Check a paired, per-seed rule on ``variant − baseline``; print the evidence; raise if it fails.
-
-    ``variant`` and ``baseline`` are per-seed values (fractions, e.g. accuracies) or
-    :class:`tlbook.experiment.Runs` (their ``eval_set`` accuracies, paired by seed);
-    ``baseline`` may be a single level (e.g. chance, or 0.9). Every rule given must hold;
-    thresholds are in the values' units (0.05 = 5 points of accuracy). ``scale`` and
-    ``digits`` only affect the printout (``scale=1`` for values that are not fractions).
-    """
-    seeds, v, b, names = _pair(variant, baseline, seeds, names, eval_set)
-    rules = _rule(mean_gain, every_seed, standard_errors, mean_below, every_seed_below, scale, digits)
-    if not rules:
-        raise ValueError("state the claim's rule: mean_gain, every_seed, standard_errors, mean_below or every_seed_below")
-    d = v - b
-    holds = all(check(d) for _, check in rules)
-    evidence = Evidence(statement, seeds, v, b, names, " and ".join(text for text, _ in rules), bool(holds), scale, digits)
-    if holds and not quiet:
-        print(evidence, end="\n\n")
-    if not holds:  # the message carries the evidence
+def _decide(statement, variant, baseline, *, sign, rule, figure_and_holds, seeds, names, eval_set, scale, digits,
+            quiet) -> Evidence:
+    seeds, v, b, found = paired(variant, baseline, seeds=seeds, eval_set=eval_set)
+    given = tuple(names) if names else (None, None)
+    names = (given[0] or found[0] or "variant", given[1] or found[1] or "baseline")
+    figure, holds = figure_and_holds(sign * (v - b)) if figure_and_holds else ("", None)
+    holds = None if holds is None else bool(holds)  # a NumPy bool is never `is False`
+    evidence = Evidence(statement, seeds, v, b, names, rule, holds, figure, scale, digits)
+    if holds is False:  # the message carries the evidence
         raise ClaimFailed(f"the notebook's claim does not hold on this run.\n{evidence}")
-    return evidence
-
-
-def observe(
-    statement: str,
-    variant: _Runs | Sequence[float] | np.ndarray,
-    baseline: _Runs | Sequence[float] | np.ndarray | float = 0.0,
-    *,
-    seeds: Sequence[int] | None = None,
-    names: tuple[str, str] | None = None,
-    eval_set: str = "target test",
-    scale: float = 100.0,
-    digits: int = 1,
-    quiet: bool = False,
-) -> Evidence:
-    """Print the per-seed evidence of a comparison without asserting anything (for what is within noise)."""
-    seeds, v, b, names = _pair(variant, baseline, seeds, names, eval_set)
-    evidence = Evidence(statement, seeds, v, b, names, "none (printed, not asserted)", None, scale, digits)
     if not quiet:
-        print(evidence, end="\n\n")
+        evidence.show()
     return evidence
+
+
+def _shift(by: float, scale: float, digits: int) -> str:
+    return f" by more than {scale * by:.{digits}f}" if by else ""
+
+
+def greater(statement: str, variant: Values, baseline: Values | float = 0.0, *, by: float = 0.0,
+            every_seed: bool = False, level: float = LEVEL, seeds: Sequence[int] | None = None,
+            names: tuple[str, str] | None = None, eval_set: str = "target test", scale: float = 100.0,
+            digits: int = 1, quiet: bool = False) -> Evidence:
+    """Claim that ``variant`` exceeds ``baseline`` by more than ``by`` on average, at significance ``level``.
+
+    The rule is a one-sided paired t-test (``H0: mean d ≤ by``, ``d = variant − baseline`` per seed);
+    ``every_seed=True`` also requires ``d > 0`` on every seed. Thresholds are in the values' units
+    (0.05 = 5 points of accuracy); ``scale`` and ``digits`` only affect what is shown.
+    """
+    return _directed(statement, variant, baseline, +1, "exceeds", by, every_seed, level, seeds, names, eval_set,
+                     scale, digits, quiet)
+
+
+def less(statement: str, variant: Values, baseline: Values | float = 0.0, *, by: float = 0.0,
+         every_seed: bool = False, level: float = LEVEL, seeds: Sequence[int] | None = None,
+         names: tuple[str, str] | None = None, eval_set: str = "target test", scale: float = 100.0,
+         digits: int = 1, quiet: bool = False) -> Evidence:
+    """Claim that ``variant`` falls below ``baseline`` by more than ``by`` on average (the mirror of :func:`greater`)."""
+    return _directed(statement, variant, baseline, -1, "falls below", by, every_seed, level, seeds, names, eval_set,
+                     scale, digits, quiet)
+
+
+def _directed(statement, variant, baseline, sign, verb, by, every_seed, level, seeds, names, eval_set, scale, digits,
+              quiet) -> Evidence:
+    _check_level(level)
+    if not np.isfinite(by) or by < 0:
+        raise ValueError(f"by must be a finite margin ≥ 0 (in the values' units), got {by!r}")
+    rule = (f"one-sided paired t-test at {level:g}: the variant {verb} the baseline{_shift(by, scale, digits)} on average"
+            + (", and on every seed" if every_seed else ""))
+
+    def decide(d: np.ndarray) -> tuple[str, bool]:
+        p = _one_sided_p(d, by)
+        every = bool((d > 0).all())
+        figure = f"p = {p:.2g}" + (f", worst seed {sign * scale * d.min():+.{digits}f}" if every_seed else "")
+        return figure, p < level and (every or not every_seed)
+
+    return _decide(statement, variant, baseline, sign=sign, rule=rule, figure_and_holds=decide, seeds=seeds,
+                   names=names, eval_set=eval_set, scale=scale, digits=digits, quiet=quiet)
+
+
+def equivalent(statement: str, variant: Values, baseline: Values | float = 0.0, *, margin: float,
+               level: float = LEVEL, seeds: Sequence[int] | None = None, names: tuple[str, str] | None = None,
+               eval_set: str = "target test", scale: float = 100.0, digits: int = 1, quiet: bool = False) -> Evidence:
+    """Claim that ``variant`` and ``baseline`` differ by less than ``margin`` either way (TOST).
+
+    Two one-sided paired t-tests at ``level``: the ``1 − 2·level`` confidence interval of the mean
+    difference must lie inside ``(−margin, +margin)``. With few seeds the interval is wide, so the
+    margin a page can claim is set by the seed spread, not by the mean alone.
+    """
+    _check_level(level)
+    if not np.isfinite(margin) or margin <= 0:
+        raise ValueError(f"margin must be a finite number > 0 (in the values' units), got {margin!r}")
+    rule = f"equivalence (two one-sided t-tests at {level:g}): the {100 * (1 - 2 * level):g}% interval of the mean difference lies inside ±{scale * margin:.{digits}f}"
+
+    def decide(d: np.ndarray) -> tuple[str, bool]:
+        half = t_quantile(len(d), level) * d.std(ddof=1) / np.sqrt(len(d))
+        low, high = d.mean() - half, d.mean() + half
+        figure = f"{100 * (1 - 2 * level):g}% interval [{scale * low:+.{digits}f}, {scale * high:+.{digits}f}]"
+        return figure, -margin < low and high < margin
+
+    return _decide(statement, variant, baseline, sign=+1, rule=rule, figure_and_holds=decide, seeds=seeds, names=names,
+                   eval_set=eval_set, scale=scale, digits=digits, quiet=quiet)
+
+
+def above(statement: str, variant: Values, level: float, *, seeds: Sequence[int] | None = None,
+          names: tuple[str, str] | None = None, eval_set: str = "target test", scale: float = 100.0, digits: int = 1,
+          quiet: bool = False) -> Evidence:
+    """Claim an absolute bound: ``variant`` is above ``level`` on every seed."""
+    return _bound(statement, variant, level, +1, seeds, names, eval_set, scale, digits, quiet)
+
+
+def below(statement: str, variant: Values, level: float, *, seeds: Sequence[int] | None = None,
+          names: tuple[str, str] | None = None, eval_set: str = "target test", scale: float = 100.0, digits: int = 1,
+          quiet: bool = False) -> Evidence:
+    """Claim an absolute bound: ``variant`` is below ``level`` on every seed."""
+    return _bound(statement, variant, level, -1, seeds, names, eval_set, scale, digits, quiet)
+
+
+def _bound(statement, variant, level, sign, seeds, names, eval_set, scale, digits, quiet) -> Evidence:
+    if np.ndim(level) != 0 or not np.isfinite(level):
+        raise ValueError(f"an absolute bound needs one finite level, got {level!r}")
+    word = "above" if sign > 0 else "below"
+    rule = f"{word} {scale * level:.{digits}f} on every seed"
+
+    def decide(d: np.ndarray) -> tuple[str, bool]:
+        worst = d.min()  # d is sign · (variant − level)
+        return f"worst seed {sign * scale * worst:+.{digits}f} from the bound", bool(worst > 0)
+
+    return _decide(statement, variant, float(level), sign=sign, rule=rule, figure_and_holds=decide, seeds=seeds,
+                   names=names or (None, "level"), eval_set=eval_set, scale=scale, digits=digits, quiet=quiet)
+
+
+def observe(statement: str, variant: Values, baseline: Values | float = 0.0, *, seeds: Sequence[int] | None = None,
+            names: tuple[str, str] | None = None, eval_set: str = "target test", scale: float = 100.0, digits: int = 1,
+            quiet: bool = False) -> Evidence:
+    """Show the per-seed evidence of a comparison without asserting anything (for what is within noise)."""
+    return _decide(statement, variant, baseline, sign=+1, rule="none (printed, not asserted)", figure_and_holds=None,
+                   seeds=seeds, names=names, eval_set=eval_set, scale=scale, digits=digits, quiet=quiet)
+
+
+def _check_level(level: float) -> None:
+    if not 0 < level < 0.5:
+        raise ValueError(f"level must be a significance level in (0, 0.5), got {level!r}")
