@@ -1,4 +1,5 @@
 """The exercise notebooks and their student versions (python -m tlbook.assignments)."""
+import ast
 import re
 import shutil
 import subprocess
@@ -88,6 +89,10 @@ def test_student_version_runs_until_the_first_exercise_and_stops_there(path, tmp
     assert "is not solved yet" in message and ("NotImplementedError" in message or "not implemented yet" in message), message
     ran = [i for i, c in enumerate(student.cells) if c.cell_type == "code" and c.get("execution_count")]
     assert ran and first <= max(ran) <= first_test, f"execution should stop between cells {first} and {first_test}, stopped at {max(ran)}"
+    definitions = (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+    if all(isinstance(node, definitions) for node in ast.parse(student.cells[first].source).body):
+        # a cell that only defines must run, so that the test names the unsolved exercise (not a NameError)
+        assert max(ran) == first_test, f"the defining cell {first} stopped itself: {message[-300:]}"
     errors = [o for c in student.cells[: max(ran)] if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors, "the cells before the stop must run cleanly"
 
@@ -133,6 +138,28 @@ def test_clear_errors_for_a_book_without_exercises_and_a_solution_without_marker
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {"solution": True, "grade_id": "ex"}})]
     with pytest.raises(ValueError, match="no ### BEGIN SOLUTION"):
+        student_version(notebook)
+
+
+SOLVED = "def f():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION\n"
+HIDDEN_TEST = "assert f() is not None\n### BEGIN HIDDEN TESTS\nassert f() == 42\n### END HIDDEN TESTS\n"
+
+
+@pytest.mark.parametrize("source, grading, message", [
+    (SOLVED.replace("    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n"), "solution",
+     "a second '### BEGIN SOLUTION'"),
+    ("def f():\n    ### END SOLUTION\n    return 42\n    ### BEGIN SOLUTION\n", "solution", "without a"),
+    (SOLVED.replace("    ### END SOLUTION\n", ""), "solution", "never closed"),
+    (HIDDEN_TEST.replace("### END HIDDEN TESTS\n", ""), "grade", "never closed"),
+    (HIDDEN_TEST, None, "markers in a cell nbgrader does not grade"),  # hidden tests in an ungraded cell
+])
+def test_malformed_markers_are_refused_and_never_copied(source, grading, message):
+    """Unbalanced or misplaced markers stop the writer: before, such a cell reached the student with its
+    solution or its hidden test in it."""
+    metadata = {"nbgrader": {grading: True, "grade_id": "ex1", "points": 1}} if grading else {}
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source, metadata=metadata)]
+    with pytest.raises(ValueError, match=re.escape(message) if "'" in message else message):
         student_version(notebook)
 
 

@@ -142,8 +142,8 @@ def test_messages_name_the_input_and_both_values_and_catch_dtype_and_unfinished_
         check.coral(lambda x, y: (_cov(x) - _cov(y)).pow(2).sum() / 7)
     with pytest.raises(check.CheckFailed, match="expected dtype torch.float64"):
         check.mmd(lambda x, y: (x.mean(0) - y.mean(0)).pow(2).sum().float())
-    with pytest.raises(check.CheckFailed, match="not implemented yet"):
-        check.coral(lambda x, y: (_ for _ in ()).throw(NotImplementedError()))
+    with pytest.raises(check.CheckFailed, match=r"not implemented yet \(the function raised NotImplementedError\)"):
+        check.coral(lambda x, y: (_ for _ in ()).throw(NotImplementedError()))  # nbgrader's bare stub: a message, not "()"
     with pytest.raises(check.CheckFailed, match="expected shape"):
         check.mmd(lambda x, y: (x.mean(0) - y.mean(0)).pow(2))
     assert issubclass(check.CheckFailed, AssertionError)  # an nbgrader test cell fails on it

@@ -114,3 +114,4 @@ def test_restamp_after_an_agreeing_sample_makes_the_sampled_files_current(packag
     assert stale_results(package) == []  # the sample covers cells.csv and the study
     record = read_provenance(package / "benchmark" / "results" / "cells.csv")
     assert record["code_digest"] == code_digest(package) and "re-stamped" in record["verified"]
+    assert "2 sampled cells" in record["verified"] and "stored " in record["verified"]  # the comparisons themselves

@@ -105,3 +105,23 @@ def test_markdown_table_is_the_one_table_writer():
     assert markdown_table(["a", "b"], [[1, "x|y"], ["2", 3.5]]) == "| a | b |\n|---|---|\n| 1 | x\\|y |\n| 2 | 3.5 |"
     with pytest.raises(ValueError, match="a row has 1 cells and the header 2"):
         markdown_table(["a", "b"], [[1]])
+
+
+def test_accuracy_refuses_labels_that_would_broadcast():
+    """Labels shaped (N, 1) compared with (N,) predictions broadcast to N x N: accuracy was 299.9 for a model
+    whose accuracy is 0.92. Now the shape (and the dtype) is checked first."""
+    import torch
+    from torch import nn
+
+    from tlbook.metrics import accuracy
+
+    torch.manual_seed(0)
+    model, x = nn.Linear(4, 3), torch.randn(600, 4)
+    y = model(x).argmax(1)
+    assert accuracy(model, x, y) == 1.0
+    with pytest.raises(ValueError, match=r"1-D integer tensor .* shape \(600, 1\)"):
+        accuracy(model, x, y[:, None])
+    with pytest.raises(ValueError, match="dtype torch.float32"):
+        accuracy(model, x, y.float())
+    with pytest.raises(ValueError, match="empty"):
+        accuracy(model, x[:0], y[:0])

@@ -76,12 +76,30 @@ def _stub(indent: str, grade_id: str) -> str:
             f"\"exercise '{grade_id}' is not solved yet: replace this line with your code\")")
 
 
+def _check_markers(source: str, begin: str, end: str, where: str) -> None:
+    """Every ``begin`` marker is closed by an ``end`` before the next ``begin``, and no ``end`` comes unopened:
+    a malformed pair would otherwise leave a solution or a hidden test in the student's version."""
+    depth = 0
+    for number, line in enumerate(source.splitlines(), 1):
+        marker = line.strip()
+        if marker.startswith(begin):
+            if depth:
+                raise ValueError(f"{where}, line {number}: a second {begin!r} before the first one's {end!r}")
+            depth = 1
+        elif marker.startswith(end):
+            if not depth:
+                raise ValueError(f"{where}, line {number}: {end!r} without a {begin!r} before it")
+            depth = 0
+    if depth:
+        raise ValueError(f"{where}: {begin!r} is never closed by {end!r}")
+
+
 def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of ``notebook`` with every solution removed and every hidden test dropped; every code
     cell from the first exercise on is tagged ``raises-exception``."""
     result = nbformat.from_dict(notebook)
     exercise_started = False
-    for cell in result.cells:
+    for index, cell in enumerate(result.cells):
         grading = _grading(cell)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -91,6 +109,9 @@ def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 tags.append(MAY_STOP)
             if not tags:
                 del cell.metadata["tags"]
+        where = f"cell {grading.get('grade_id') or index}"
+        _check_markers(cell.source, BEGIN, END, where)
+        _check_markers(cell.source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS", where)
         if grading.get("solution"):
             if cell.cell_type == "markdown":
                 cell.source = "YOUR ANSWER HERE"
@@ -100,6 +121,9 @@ def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.source = SOLUTION.sub(lambda m: _stub(m.group(1), grading.get("grade_id", "?")), cell.source)
         if grading.get("grade"):
             cell.source = HIDDEN.sub("", cell.source)
+        if "### BEGIN" in cell.source or "### END" in cell.source:  # a marker left: never guess what it hid
+            raise ValueError(f"{where}: solution or hidden-test markers in a cell nbgrader does not grade as such "
+                             "(mark it with nbgrader's 'solution' or 'grade' metadata, or remove the markers)")
     return result
 
 

@@ -38,8 +38,13 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.T
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
     """Fraction of ``x`` that ``model`` classifies as ``y`` (a float in [0, 1])."""
+    if not isinstance(y, torch.Tensor) or y.ndim != 1 or y.dtype.is_floating_point or y.dtype == torch.bool:
+        got = f"a {type(y).__name__}" if not isinstance(y, torch.Tensor) else f"shape {tuple(y.shape)}, dtype {y.dtype}"
+        raise ValueError(f"labels y must be a 1-D integer tensor of class indices, shape (N,); got {got}")
     if len(x) != len(y):
         raise ValueError(f"{len(x)} inputs but {len(y)} labels")
+    if len(y) == 0:
+        raise ValueError("accuracy of an empty set: x and y hold no example")
     return (predict(model, x, batch_size) == y).sum().item() / len(y)  # an exact count over a count
 
 

@@ -70,16 +70,17 @@ def compare(file: str, stored: Cell, retrained: Cell, tolerance: float = TOLERAN
                 f"difference {difference:+.2f} points (tolerance {tolerance:g})")
 
 
-def restamp(files: list[str], lines: list[str], command: str, root: Path = PACKAGE) -> None:
-    """Record in each of ``files``' provenance that the current code re-made a sample of its cells within the
-    tolerance (``lines``: the comparisons): the digest becomes the current code's, the rest of the record stays."""
+def restamp(comparisons: list[tuple[str, str]], command: str, root: Path = PACKAGE) -> None:
+    """Record in the provenance of each file of ``comparisons`` (file name, comparison line) that the current
+    code re-made a sample of its cells within the tolerance: the digest becomes the current code's, the
+    comparisons go in its ``verified`` field, the rest of the record stays."""
     import json
 
     digest = code_digest(root)
-    for name in files:
+    for name in sorted({file for file, _ in comparisons}):
         csv = root / "benchmark" / "results" / name
         record = read_provenance(csv) or {"results": name}
-        mine = [line.split(" ", 2)[2] for line in lines if line.split(" ", 2)[1] == name]
+        mine = [line.split(name, 1)[1].strip() for file, line in comparisons if file == name]
         record.update(code_digest=digest, verified=f"re-stamped on {datetime.date.today().isoformat()} after re-training "
                       f"{len(mine)} sampled cells with this code ({command}): " + "; ".join(mine))
         provenance_path(csv).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
@@ -104,12 +105,11 @@ def verify_stored(n: int, seed: int | None = None, tolerance: float = TOLERANCE,
         worst = max(worst, abs(100 * (retrained.target_test - stored.target_test)))
         print(f"{line} [{retrained.seconds:.0f} s]", flush=True)
         failures += [] if ok else [line]
-        lines.append(line)
+        lines.append((file, line))
     print(f"max |difference| = {worst:.2f} points over {n} cells in {time.perf_counter() - start:.0f} s")
     if failures:
         print("stored results differ from the current code's beyond the tolerance:\n" + "\n".join(failures)
               + "\nrefresh them (results/README.md) or find what changed the numbers")
     elif stamp:
-        restamp(sorted({file for file, _ in sample}), lines,
-                f"python -m tlbook.benchmark --verify-stored {n} --verify-seed {seed} --restamp", root)
+        restamp(lines, f"python -m tlbook.benchmark --verify-stored {n} --verify-seed {seed} --restamp", root)
     return 1 if failures else 0
