@@ -147,3 +147,20 @@ def test_messages_name_the_input_and_both_values_and_catch_dtype_and_unfinished_
     with pytest.raises(check.CheckFailed, match="expected shape"):
         check.mmd(lambda x, y: (x.mean(0) - y.mean(0)).pow(2))
     assert issubclass(check.CheckFailed, AssertionError)  # an nbgrader test cell fails on it
+
+
+def test_in_a_notebook_a_failed_check_shows_its_verdict_and_no_frames_of_tlbook(tmp_path):
+    """The error output a student (or nbgrader's feedback) sees is the verdict alone, and the cell still fails."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("from tlbook import check\n"
+                                                "check.coral(lambda x, y: (x.mean(0) - y.mean(0)).pow(2).sum())")]
+    with pytest.raises(CellExecutionError):
+        NotebookClient(notebook, timeout=120, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+    error, = notebook.cells[0].outputs
+    assert error.output_type == "error" and error.ename == "CheckFailed" and "expected" in error.evalue
+    assert len(error.traceback) == 1 and "tlbook/check" not in error.traceback[0]

@@ -17,3 +17,24 @@ __all__ = [
     "CheckFailed", "cmd", "confusion", "coral", "difference", "gradient_reversal", "l2sp", "lora_linear", "mk_mmd", "mmd",
     "scale_invariant_mse", "soft_labels", "zsl_hinge",
 ]
+
+
+def _verdict_only(shell, etype, value, tb, tb_offset=None) -> list[str]:
+    """IPython's handler for a failed check: the verdict alone, without the frames of tlbook's checking code
+    (the message already names the input, the values, the likely mistake and the student's line)."""
+    verdict = [f"{etype.__name__}: {value}"]
+    shell._showtraceback(etype, value, verdict)  # what IPython does with a traceback: the cell's error output
+    return verdict
+
+
+def _brief_in_ipython() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.set_custom_exc((CheckFailed,), _verdict_only)
+
+
+_brief_in_ipython()
