@@ -19,7 +19,7 @@ from matplotlib.patches import FancyBboxPatch  # noqa: E402
 OUT = Path(__file__).resolve().parents[1] / "book" / "figures"
 SOURCE, TARGET, SHARED, LOSS, ADVERSARIAL = "tab:blue", "tab:orange", "tab:gray", "tab:green", "tab:red"
 FONT, SMALL = 10, 9
-plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "tlbook-diagrams", "font.size": FONT})
+plt.rcParams.update({"svg.fonttype": "path", "svg.hashsalt": "tlbook-diagrams", "font.size": FONT})
 
 
 class Box:

@@ -139,6 +139,8 @@ def test_in_a_notebook_a_claim_is_one_line_with_the_evidence_folded():
     (dict(variant=[0.5, float("nan")], baseline=0.4), "finite"),
     (dict(variant=[0.5, 0.6], baseline=0.4, by=-0.1), "margin ≥ 0"),
     (dict(variant=[0.5, 0.6], baseline=0.4, level=0.7), "significance level"),
+    (dict(variant=type("R", (), {"name": "r", "seeds": [0, 1], "accuracies": lambda self, e: [0.5, 0.6]})(),
+          baseline=0.4, seeds=[1, 0]), "differ from the variant's own seeds"),
 ])
 def test_bad_input_is_named(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -95,23 +95,40 @@ def test_a_sample_is_cheap_and_has_a_study_cell_and_distinct_methods():
 
 
 def test_verification_fails_when_a_retrained_cell_moved(monkeypatch, capsys):
-    monkeypatch.setattr(verify, "retrain", lambda file, cell: _cell(cell.method, cell.target_test + 0.10, cell.pair))
+    monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: _cell(cell.method, cell.target_test + 0.10, cell.pair))
     assert verify.verify_stored(2, seed=3) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "--verify-seed 3" in out and "differ from the current code's" in out
-    monkeypatch.setattr(verify, "retrain", lambda file, cell: cell)
+    monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: cell)
     assert verify.verify_stored(2, seed=3) == 0
 
 
 def test_restamp_after_an_agreeing_sample_makes_the_sampled_files_current(package, monkeypatch):
     _edit(package / "train.py")  # a change of training code that (here) moves no number
     assert len(stale_results(package)) == 2
-    monkeypatch.setattr(verify, "retrain", lambda file, cell: _cell(cell.method, cell.target_test + 0.10, cell.pair))
+    monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: _cell(cell.method, cell.target_test + 0.10, cell.pair))
     assert verify.verify_stored(3, seed=1, stamp=True, root=package) == 1
     assert len(stale_results(package)) == 2  # a failing sample stamps nothing
-    monkeypatch.setattr(verify, "retrain", lambda file, cell: cell)
+    monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: cell)
     assert verify.verify_stored(3, seed=1, stamp=True, root=package) == 0
     assert stale_results(package) == []  # the sample covers cells.csv and the study
     record = read_provenance(package / "benchmark" / "results" / "cells.csv")
     assert record["code_digest"] == code_digest(package) and "re-stamped" in record["verified"]
     assert "2 sampled cells" in record["verified"] and "stored " in record["verified"]  # the comparisons themselves
+
+
+def test_a_resumed_run_keeps_the_command_that_remakes_the_whole_file(tmp_path):
+    csv = tmp_path / "cells.csv"
+    csv.write_text("")
+    write_provenance(csv, "rm -f cells.csv && python -m tlbook.benchmark --out x --oracle")
+    write_provenance(csv, "rm -f cells.csv && python -m tlbook.benchmark --methods dann --out x", resumed=True)
+    assert read_provenance(csv)["command"].endswith("--oracle")  # not the partial run's, which would delete the rest
+
+
+def test_restamp_never_clears_a_mixed_file(package, monkeypatch):
+    cells = package / "benchmark" / "results" / "cells.csv"
+    record = read_provenance(cells)
+    provenance_path(cells).write_text(json.dumps({**record, "code_digest": MIXED}))
+    monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: cell)
+    assert verify.verify_stored(3, seed=1, stamp=True, root=package) == 0
+    assert read_provenance(cells)["code_digest"] == MIXED

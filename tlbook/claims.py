@@ -172,6 +172,8 @@ def paired(variant, baseline=0.0, *, seeds: Sequence[int] | None = None, eval_se
         raise ValueError("the variant needs one value per seed (an array or a tlbook.experiment.Runs), got a single number")
     if np.ndim(v) != 1:
         raise ValueError(f"the variant needs one value per seed, a 1-D array; got shape {np.shape(v)}")
+    if seeds is not None and v_seeds is not None and list(seeds) != v_seeds:
+        raise ValueError(f"seeds {list(seeds)} differ from the variant's own seeds {v_seeds}: give one or the other")
     seeds = list(seeds) if seeds is not None else v_seeds if v_seeds is not None else list(range(len(v)))
     if len(seeds) != len(v):
         raise ValueError(f"{len(v)} variant values for {len(seeds)} seeds {seeds}")
@@ -249,7 +251,7 @@ def _directed(statement, variant, baseline, sign, verb, by, every_seed, level, s
     if not np.isfinite(by) or by < 0:
         raise ValueError(f"by must be a finite margin ≥ 0 (in the values' units), got {by!r}")
     rule = (f"one-sided paired t-test at {level:g}: the variant {verb} the baseline{_shift(by, scale, digits)} on average"
-            + (", and on every seed" if every_seed else ""))
+            + (f", and {verb} it on every seed" if every_seed else ""))
 
     def decide(d: np.ndarray) -> tuple[str, bool]:
         p = _one_sided_p(d, by)

@@ -82,9 +82,11 @@ def write_provenance(csv: Path, command: str, resumed: bool = False, **notes: ob
 
     from .. import __version__
 
-    digest = code_digest()
-    if resumed and (read_provenance(csv) or {}).get("code_digest") != digest:
+    digest, before = code_digest(), read_provenance(csv) or {}
+    if resumed and before.get("code_digest") != digest:
         digest = MIXED
+    if resumed:  # this run added cells: the command that re-makes the whole file is the earlier one
+        command = before.get("command") or REFRESH.get(csv.name, command)
     record = {"results": csv.name, "command": command, "tlbook": __version__, "torch": torch.__version__,
               "date": datetime.date.today().isoformat(), "threads": torch.get_num_threads(), "code_digest": digest, **notes}
     path = provenance_path(csv)

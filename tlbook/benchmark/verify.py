@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .._code import PACKAGE
-from .provenance import code_digest, provenance_path, read_provenance, stored_files
+from .provenance import MIXED, code_digest, provenance_path, read_provenance, stored_files
 from .run import Cell, read_cells, run_cell
 from .studies import STUDIES, study_cell
 
@@ -53,11 +53,20 @@ def sample_cells(n: int, seed: int, root: Path = PACKAGE) -> list[tuple[str, Cel
     return chosen + rng.sample(studies, min(1, len(studies), n))
 
 
-def retrain(file: str, cell: Cell) -> Cell:
-    """The stored ``cell`` of results file ``file`` trained again, by the function that made it."""
-    if file == "cells.csv":
-        return run_cell(cell.method, cell.pair, cell.seed, cell.steps, cell.batch_size)
-    return study_cell(Path(file).stem, cell.method, cell.seed)
+def retrain(file: str, cell: Cell, root: Path = PACKAGE) -> Cell:
+    """The stored ``cell`` of results file ``file`` trained again, by the function that made it, with the
+    number of threads the file was made with (the order of the sums, as far as one machine can repeat it)."""
+    import torch
+
+    threads, before = (read_provenance(root / "benchmark" / "results" / file) or {}).get("threads"), torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        if file == "cells.csv":
+            return run_cell(cell.method, cell.pair, cell.seed, cell.steps, cell.batch_size)
+        return study_cell(Path(file).stem, cell.method, cell.seed)
+    finally:
+        torch.set_num_threads(before)
 
 
 def compare(file: str, stored: Cell, retrained: Cell, tolerance: float = TOLERANCE) -> tuple[bool, str]:
@@ -80,6 +89,9 @@ def restamp(comparisons: list[tuple[str, str]], command: str, root: Path = PACKA
     for name in sorted({file for file, _ in comparisons}):
         csv = root / "benchmark" / "results" / name
         record = read_provenance(csv) or {"results": name}
+        if record.get("code_digest") == MIXED:  # cells of two codes: only a run from scratch makes it current
+            print(f"not re-stamped: {name} mixes cells made by different code; make it again from scratch")
+            continue
         mine = [line.split(name, 1)[1].strip() for file, line in comparisons if file == name]
         record.update(code_digest=digest, verified=f"re-stamped on {datetime.date.today().isoformat()} after re-training "
                       f"{len(mine)} sampled cells with this code ({command}): " + "; ".join(mine))
@@ -100,13 +112,13 @@ def verify_stored(n: int, seed: int | None = None, tolerance: float = TOLERANCE,
     failures, lines, worst, start = [], [], 0.0, time.perf_counter()
     sample = sample_cells(n, seed, root)
     for file, stored in sample:
-        retrained = retrain(file, stored)
+        retrained = retrain(file, stored, root)
         ok, line = compare(file, stored, retrained, tolerance)
         worst = max(worst, abs(100 * (retrained.target_test - stored.target_test)))
         print(f"{line} [{retrained.seconds:.0f} s]", flush=True)
         failures += [] if ok else [line]
         lines.append((file, line))
-    print(f"max |difference| = {worst:.2f} points over {n} cells in {time.perf_counter() - start:.0f} s")
+    print(f"max |difference| = {worst:.2f} points over {len(sample)} cells in {time.perf_counter() - start:.0f} s")
     if failures:
         print("stored results differ from the current code's beyond the tolerance:\n" + "\n".join(failures)
               + "\nrefresh them (results/README.md) or find what changed the numbers")
