@@ -1,4 +1,13 @@
-"""One training loop for every method: step-based schedules, logging, evaluation, checkpoints."""
+"""One training loop for every method: step-based schedules, logging, evaluation, checkpoints.
+
+``fit`` is the loop; ``_Run`` holds what changes from step to step (and what a checkpoint saves: the
+weights, the optimisers, both samplers' positions, the method's own training state, every random generator
+and the history, with the run's ``Settings``). Under ``torchrun`` (``distributed=None`` or ``True``)
+``batch_size`` is per process; logged terms and accuracies are averaged over the processes; rank 0 writes
+the checkpoint holding every rank's samplers and generators, so a resume with the same number of processes
+equals an uninterrupted run; every rank returns the same weights. Mixed precision (``amp=True``) uses
+bfloat16, which keeps float32's range, so no gradient scaling is needed; a GPU without bfloat16 raises.
+"""
 from __future__ import annotations
 
 import math
@@ -19,7 +28,7 @@ from .data import BatchSampler, Domain, check_same_shape
 from .methods import Method
 from .metrics import accuracy
 
-__all__ = ["History", "NonFiniteLoss", "fit", "make_optimizer"]
+__all__ = ["History", "NonFiniteLoss", "Settings", "fit", "make_optimizer"]
 
 
 @dataclass
@@ -118,6 +127,99 @@ def _autocast(device: torch.device, amp: bool) -> tuple[str, torch.dtype] | None
     return (device.type, torch.bfloat16)
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What decides a run besides the method's own options: ``fit``'s arguments as plain values. Every
+    checkpoint stores them, and a resume with other settings is an error."""
+
+    method: str
+    source: str
+    target: str | None
+    steps: int
+    batch_size: int
+    optimizer: str | None
+    lr: float
+    momentum: float
+    weight_decay: float
+    lr_schedule: str | None
+    eval_every: int
+    log_every: int
+    seed: int
+    amp: bool
+    world_size: int
+
+
+class _Run:
+    """One training run's moving parts: the method, its optimisers and samplers, the history and the
+    loss terms summed since they were last logged. ``fit`` drives it step by step."""
+
+    def __init__(self, method: Method, optimizers: list, samplers: list, parallel, settings: Settings):
+        self.method, self.optimizers, self.samplers, self.parallel, self.settings = method, optimizers, samplers, parallel, settings
+        self.history, self.start, self.running, self.count = History(), 0, {}, 0
+        for opt in optimizers:
+            for group in opt.param_groups:
+                group.setdefault("base_lr", group["lr"])
+
+    def step(self, step: int, lr_schedule: Callable[[float], float] | None) -> None:
+        """One update at ``progress = step / steps``: the learning rate, a batch of each domain, the method's step."""
+        progress = step / self.settings.steps
+        factor = lr_schedule(progress) if lr_schedule is not None else 1.0
+        for opt in self.optimizers:
+            for group in opt.param_groups:
+                group["lr"] = group["base_lr"] * factor
+        source_batch = next(self.samplers[0])
+        target_batch = next(self.samplers[1]) if len(self.samplers) > 1 else (None, None)
+        terms = self.method.training_step(source_batch, target_batch, progress, self.optimizers)
+        for name, value in terms.items():  # summed on the device: no sync per step
+            self.running[name] = self.running.get(name, 0.0) + value.detach()
+        self.count += 1
+
+    def log(self, done: int) -> None:
+        """Record the mean of each term since the last log; stop on a term that is not finite."""
+        self.history.steps.append(done)
+        running = self.parallel.mean(self.running) if self.parallel else self.running
+        for name, total in running.items():
+            mean = float(total) / self.count
+            if not math.isfinite(mean):
+                raise NonFiniteLoss(f"{type(self.method).__name__}: the loss term {name!r} became {mean} at a step between "
+                                    f"{done - self.count + 1} and {done} (terms are read every {self.settings.log_every} "
+                                    "steps; log_every=1 names the step). Lower the learning rate or check the inputs")
+            self.history.terms.setdefault(name, []).append(mean)
+        self.running, self.count = {}, 0
+
+    def evaluate(self, done: int, eval_sets: dict) -> None:
+        self.history.eval_steps.append(done)
+        for name, (x, y) in eval_sets.items():
+            score = self.parallel.accuracy(x, y) if self.parallel else accuracy(self.method, x, y)
+            self.history.evals.setdefault(name, []).append(score)
+
+    def save(self, path: Path, done: int) -> None:
+        shared = {"settings": asdict(self.settings), "step": done, "method": self.method.state_dict(),
+                  "optimizers": [opt.state_dict() for opt in self.optimizers], "history": asdict(self.history)}
+        own = {"method_training_state": self.method.training_state(), "samplers": [s.state_dict() for s in self.samplers],
+               "rng": _rng_state(), "running": self.running, "count": self.count}
+        _save_checkpoint(path, self.parallel, shared, own)
+
+    def resume(self, path: Path) -> None:
+        """Continue the run that wrote ``path``: weights, optimisers, samplers, generators and history."""
+        try:
+            state = files.load(path, "checkpoint", map_location=next(self.method.parameters()).device)
+        except files.CorruptFile as error:
+            raise files.CorruptFile(f"{error}. It cannot be resumed: delete it to train from the start") from None
+        _check_settings(path, state["settings"], asdict(self.settings))
+        rank = self.parallel.rank if self.parallel else 0
+        own = state["ranks"][rank] if "ranks" in state else state  # this rank's batches and generators
+        self.method.load_state_dict(state["method"])
+        self.method.load_training_state(own["method_training_state"])
+        for opt, opt_state in zip(self.optimizers, state["optimizers"]):
+            opt.load_state_dict(opt_state)
+        for sampler, sampler_state in zip(self.samplers, own["samplers"]):
+            sampler.load_state_dict(sampler_state)
+        _set_rng_state(own["rng"])
+        self.history = History(**state["history"])
+        self.start, self.running, self.count = state["step"], own["running"], own["count"]
+
+
 def fit(
     method: Method,
     source: Domain,
@@ -141,142 +243,89 @@ def fit(
     amp: bool = False,
     distributed: bool | None = None,
 ) -> History:
-    """Train ``method`` for ``steps`` steps of one source and one target batch each.
+    """Train ``method`` for ``steps`` steps of one source and one target batch each; return its ``History``.
 
-    - The method moves to the source domain's device; batches are sliced there.
-    - ``lr_schedule(p)`` multiplies the learning rate at progress ``p = step / steps``
-      (e.g. ``tlbook.schedules.dann_lr``); the method receives ``p`` too (for λ ramps).
-    - Target labels reach the method only if ``method.uses_target_labels``.
-    - ``eval_sets`` maps names to ``(x, y)``; by default the source and target
-      **test** splits (none for a method that learns without labels). Their accuracies are recorded for plots and reports; nothing
-      here selects a model by them: the returned weights are those of the last step.
-    - ``checkpoint``: a file. If it exists, training resumes from it (model, optimisers,
-      step, samplers, the method's own state, random generators and history), so an
-      interrupted run ends with the same weights as an uninterrupted one. The checkpoint
-      stores the run's settings; resuming it with other settings (steps, learning rate,
-      method, domains, ...) is an error, never a silent mix of two runs. Files are checked
-      on reading (``tlbook.files``): a damaged one stops with an error naming it.
-    - A loss term that becomes NaN or infinite stops training with ``NonFiniteLoss``,
-      naming the term and the steps; it is noticed where the terms are read back anyway
-      (every ``log_every`` steps), so a GPU run waits for nothing extra.
+    - Batches are sliced on the source domain's device, where the method moves. Target labels reach the
+      method only if ``method.uses_target_labels``.
+    - ``lr_schedule(p)`` multiplies the learning rate at progress ``p = step / steps``; the method sees ``p``
+      too (for λ ramps). ``optimizer``: ``"sgd"``, ``"adam"`` or a factory ``params -> optimizer``.
+    - ``eval_sets`` (name -> ``(x, y)``; default the source and target test splits) are scored every
+      ``eval_every`` steps for the curves; nothing is selected by them: the weights of the last step are returned.
+    - ``checkpoint``: a file; if it exists, training resumes from it and ends with the weights an
+      uninterrupted run would have. A resume with other ``Settings`` is an error; a damaged file stops.
+    - A loss term that becomes NaN or infinite raises ``NonFiniteLoss`` (checked every ``log_every`` steps,
+      where the terms are read back anyway: inside a step nothing waits for the device).
     - ``callback(step, method, history)`` runs after every step (``step`` counts from 1).
-    - ``amp``: mixed precision, bfloat16 autocast for the forward passes (on a GPU without
-      bfloat16 support it raises). The discrepancy losses compute in float32 regardless.
-      bfloat16 keeps float32's range, so no gradient scaling is needed.
-    - Inside a step nothing waits for the device: loss terms are summed on the device and
-      read back only every ``log_every`` steps; evaluation reads accuracies back.
-    - ``distributed``: under ``torchrun`` (``None``, the default, or ``True``) every process trains
-      the same model on its own batches, gradients averaged before each step (``tlbook.distributed``);
-      ``batch_size`` is per process. Logged terms and accuracies are averaged over the processes, only
-      rank 0 writes the checkpoint (holding every rank's samplers and generators, so a resume with the
-      same number of processes equals an uninterrupted run), and every rank returns the same weights.
-      ``False`` (or ``tlbook.distributed.alone()``) trains this process alone even under ``torchrun``
-      (the benchmark's cells do).
+    - ``amp``: bfloat16 autocast for the forward passes (the discrepancy losses stay in float32).
+    - ``distributed``: under ``torchrun`` every process trains the same model on its own batches, gradients
+      averaged (module docstring); ``False`` trains this process alone.
     """
     _check_arguments(steps, batch_size, lr, {"eval_every": eval_every, "log_every": log_every,
                                              "checkpoint_every": checkpoint_every})
     if target is not None:
         check_same_shape(source, target)
-    device = source.device
-    method.to(device)
-    method.autocast = _autocast(device, amp)
+    method.to(source.device)
+    method.autocast = _autocast(source.device, amp)
     make = make_optimizer(optimizer, lr, momentum, weight_decay) if isinstance(optimizer, str) else optimizer
     optimizers = method.configure_optimizers(make)
-    parallel = _data_parallel(method, optimizers, distributed, device)
-    rank, world = (parallel.rank, parallel.size) if parallel else (0, 1)
-    for opt in optimizers:
-        for group in opt.param_groups:
-            group.setdefault("base_lr", group["lr"])
-    stream = seed + RANK_SEED_STRIDE * rank  # each rank its own batches; rank 0 those of a single process
-    samplers = [BatchSampler(source.x_train, source.y_train if method.uses_source_labels else None, batch_size, seed=stream)]
-    if target is not None:
-        labels = target.y_train if method.uses_target_labels else None
-        samplers.append(BatchSampler(target.x_train, labels, batch_size, seed=stream + 1))
-    if eval_sets is None and not method.uses_source_labels:
-        eval_sets = {}  # a method that learns without labels (an autoencoder) has no accuracy to report
-    if eval_sets is None:
-        eval_sets = {"source test": (source.x_test, source.y_test)}
-        if target is not None:
-            eval_sets["target test"] = (target.x_test, target.y_test)
-    eval_every = eval_every or max(1, steps // 10)
-    log_every = log_every or max(1, steps // 100)
+    parallel = _data_parallel(method, optimizers, distributed, source.device)
+    settings = Settings(type(method).__qualname__, source.name, target.name if target else None, int(steps),
+                        int(batch_size), _name(optimizer), float(lr), float(momentum), float(weight_decay),
+                        _name(lr_schedule), int(eval_every or max(1, steps // 10)), int(log_every or max(1, steps // 100)),
+                        int(seed), bool(amp), parallel.size if parallel else 1)
+    run = _Run(method, optimizers, _samplers(method, source, target, batch_size, seed, parallel), parallel, settings)
+    eval_sets = _default_eval_sets(method, source, target) if eval_sets is None else eval_sets
     checkpoint = Path(checkpoint) if checkpoint is not None else None
-    checkpoint_every = checkpoint_every or eval_every
-
-    settings = {"method": type(method).__qualname__, "source": source.name, "target": target.name if target else None,
-                "steps": int(steps), "batch_size": int(batch_size), "optimizer": _name(optimizer), "lr": float(lr),
-                "momentum": float(momentum), "weight_decay": float(weight_decay), "lr_schedule": _name(lr_schedule),
-                "eval_every": int(eval_every), "log_every": int(log_every), "seed": int(seed), "amp": bool(amp),
-                "world_size": world}
-    history, start, running, count = History(), 0, {}, 0
+    checkpoint_every = checkpoint_every or settings.eval_every
     if checkpoint is not None and checkpoint.exists():
-        try:
-            state = files.load(checkpoint, "checkpoint", map_location=device)
-        except files.CorruptFile as error:
-            raise files.CorruptFile(f"{error}. It cannot be resumed: delete it to train from the start") from None
-        _check_settings(checkpoint, state["settings"], settings)
-        own = state["ranks"][rank] if "ranks" in state else state  # this rank's batches and generators
-        method.load_state_dict(state["method"])
-        method.load_training_state(own["method_training_state"])
-        for opt, opt_state in zip(optimizers, state["optimizers"]):
-            opt.load_state_dict(opt_state)
-        for sampler, sampler_state in zip(samplers, own["samplers"]):
-            sampler.load_state_dict(sampler_state)
-        _set_rng_state(own["rng"])
-        history = History(**state["history"])
-        start, running, count = state["step"], own["running"], own["count"]
+        run.resume(checkpoint)
 
     method.train()
-    clock = time.perf_counter() - history.seconds
-    bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress_bar or rank != 0, desc=type(method).__name__, mininterval=1.0)
+    clock = time.perf_counter() - run.history.seconds
+    bar = tqdm(range(run.start, steps), initial=run.start, total=steps, desc=type(method).__name__, mininterval=1.0,
+               disable=not progress_bar or (parallel is not None and parallel.rank != 0))
     try:
         for step in bar:
-            progress = step / steps
-            factor = lr_schedule(progress) if lr_schedule is not None else 1.0
-            for opt in optimizers:
-                for group in opt.param_groups:
-                    group["lr"] = group["base_lr"] * factor
-            source_batch = next(samplers[0])
-            target_batch = next(samplers[1]) if target is not None else (None, None)
-            terms = method.training_step(source_batch, target_batch, progress, optimizers)
-            for name, value in terms.items():  # summed on the device: no sync per step
-                running[name] = running.get(name, 0.0) + value.detach()
-            count += 1
+            run.step(step, lr_schedule)
             done = step + 1
-            if done % log_every == 0 or done == steps:
-                history.steps.append(done)
-                if parallel:
-                    running = parallel.mean(running)
-                for name, total in running.items():
-                    mean = float(total) / count
-                    if not math.isfinite(mean):
-                        raise NonFiniteLoss(f"{type(method).__name__}: the loss term {name!r} became {mean} at a step between "
-                                            f"{done - count + 1} and {done} (terms are read every {log_every} steps; "
-                                            "log_every=1 names the step). Lower the learning rate or check the inputs")
-                    history.terms.setdefault(name, []).append(mean)
-                bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.terms.items()}, refresh=False)
-                running, count = {}, 0
-            if done % eval_every == 0 or done == steps:
-                history.eval_steps.append(done)
-                for name, (x, y) in eval_sets.items():
-                    score = parallel.accuracy(x, y) if parallel else accuracy(method, x, y)
-                    history.evals.setdefault(name, []).append(score)
-            history.seconds = time.perf_counter() - clock
+            if done % settings.log_every == 0 or done == steps:
+                run.log(done)
+                bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in run.history.terms.items()}, refresh=False)
+            if done % settings.eval_every == 0 or done == steps:
+                run.evaluate(done, eval_sets)
+            run.history.seconds = time.perf_counter() - clock
             if checkpoint is not None and (done % checkpoint_every == 0 or done == steps):
-                _save_checkpoint(checkpoint, parallel, {
-                    "settings": settings, "step": done, "method": method.state_dict(),
-                    "optimizers": [opt.state_dict() for opt in optimizers], "history": asdict(history),
-                }, {"method_training_state": method.training_state(), "samplers": [s.state_dict() for s in samplers],
-                    "rng": _rng_state(), "running": running, "count": count})
+                run.save(checkpoint, done)
             if callback is not None:
-                callback(done, method, history)
+                callback(done, method, run.history)
     finally:
         bar.close()
         if parallel:
             parallel.close()  # the optimisers no longer wait for the other ranks
     if parallel:
         parallel.sync_buffers()  # every rank returns rank 0's batch-norm statistics: the same model
-    return history
+    return run.history
+
+
+def _samplers(method: Method, source: Domain, target: Domain | None, batch_size: int, seed: int, parallel) -> list:
+    """Endless batches of each domain; labels only where the method may use them. Each rank draws its own
+    batches (seeds ``seed + rank·stride``, target ``+ 1``); rank 0 those of a single process."""
+    stream = seed + RANK_SEED_STRIDE * (parallel.rank if parallel else 0)
+    samplers = [BatchSampler(source.x_train, source.y_train if method.uses_source_labels else None, batch_size, seed=stream)]
+    if target is not None:
+        labels = target.y_train if method.uses_target_labels else None
+        samplers.append(BatchSampler(target.x_train, labels, batch_size, seed=stream + 1))
+    return samplers
+
+
+def _default_eval_sets(method: Method, source: Domain, target: Domain | None) -> dict:
+    """The source and target test splits; none for a method that learns without labels (an autoencoder)."""
+    if not method.uses_source_labels:
+        return {}
+    sets = {"source test": (source.x_test, source.y_test)}
+    if target is not None:
+        sets["target test"] = (target.x_test, target.y_test)
+    return sets
 
 
 def _data_parallel(method: Method, optimizers: list, distributed: bool | None,
