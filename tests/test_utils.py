@@ -56,7 +56,7 @@ def test_comparison_table_pairs_gains_by_seed():
     assert np.allclose(better.accuracies() - base.accuracies(), [0.05, 0.10])
     import pytest
 
-    with pytest.raises(ValueError, match=r"seeds \[3, 4\] that the baseline did not run"):
+    with pytest.raises(ValueError, match=r"baseline did not run seeds \[3, 4\]"):
         comparison_table([runs("other", [0.5, 0.5], seeds=(3, 4))], baseline=base)
     one_seed = comparison_table([base, runs("short", [0.6], seeds=(1,))], baseline=base)
     assert "| short (1 seed) | 60.0 ± 0.0 | 90.0 ± 0.0 | 10.0 ± 0.0 |" in one_seed

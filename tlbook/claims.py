@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import NamedTuple, Protocol, Sequence
 
 import numpy as np
 from scipy import stats
 
-__all__ = ["ClaimFailed", "Evidence", "above", "below", "equivalent", "greater", "less", "observe", "paired",
+__all__ = ["ClaimFailed", "Evidence", "SeedValues", "above", "below", "equivalent", "greater", "less", "observe", "paired",
            "t_quantile"]
 
 LEVEL = 0.05  # the default significance level of every test
@@ -151,7 +151,17 @@ class Evidence:
             print(self, end="\n\n")
 
 
+class SeedValues(NamedTuple):
+    """One configuration's value on each seed, with the seeds: what pairing by seed needs (e.g.
+    ``tlbook.benchmark.seed_accuracies``)."""
+
+    seeds: list[int]
+    values: np.ndarray
+
+
 def _values(x, eval_set: str) -> tuple[np.ndarray | float, list[int] | None, str | None]:
+    if isinstance(x, SeedValues):
+        return np.asarray(x.values, dtype=float), list(x.seeds), None
     if hasattr(x, "accuracies") and hasattr(x, "seeds"):
         return np.asarray(x.accuracies(eval_set), dtype=float), list(x.seeds), getattr(x, "name", None)
     if np.ndim(x) == 0:
@@ -160,11 +170,13 @@ def _values(x, eval_set: str) -> tuple[np.ndarray | float, list[int] | None, str
 
 
 def paired(variant, baseline=0.0, *, seeds: Sequence[int] | None = None, eval_set: str = "target test",
-           ) -> tuple[tuple[int, ...], np.ndarray, np.ndarray, tuple[str | None, str | None]]:
+           min_seeds: int = 2) -> tuple[tuple[int, ...], np.ndarray, np.ndarray, tuple[str | None, str | None]]:
     """Pair ``variant`` and ``baseline`` seed by seed: ``(seeds, variant values, baseline values, names)``.
+    The one place the book pairs runs: claims, ``comparison_table`` and the studies' gains all call it.
 
-    Either may be a :class:`tlbook.experiment.Runs` (its ``eval_set`` accuracies, paired by seed) or
-    per-seed values; the baseline may also be one number (a level such as chance).
+    Either may be a :class:`tlbook.experiment.Runs` (its ``eval_set`` accuracies, paired by seed), a
+    ``SeedValues`` (seeds and values, e.g. stored cells) or per-seed values; the baseline may also be one
+    number (a level such as chance). A claim needs ``min_seeds`` = 2; a table shows one seed too.
     """
     v, v_seeds, v_name = _values(variant, eval_set)
     b, b_seeds, b_name = _values(baseline, eval_set)
@@ -189,7 +201,7 @@ def paired(variant, baseline=0.0, *, seeds: Sequence[int] | None = None, eval_se
         b = b[[b_seeds.index(s) for s in seeds]]
     elif np.shape(b) != np.shape(v):
         raise ValueError(f"{len(v)} variant values but baseline of shape {np.shape(b)}: a claim pairs them seed by seed")
-    if len(v) < 2:
+    if len(v) < min_seeds:
         raise ValueError("a claim needs at least two seeds: one seed says nothing about the spread")
     if not (np.isfinite(v).all() and np.isfinite(b).all()):
         raise ValueError(f"a claim needs finite values; got variant {v.tolist()}, baseline {b.tolist()}")

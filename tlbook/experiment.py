@@ -8,6 +8,7 @@ import numpy as np
 from tqdm import tqdm  # text bars: they read the same in a terminal, a notebook and the rendered book
 
 from ._utils import seed_everything
+from .claims import paired
 from .data import Domain
 from .methods import Method
 from .train import History, fit
@@ -92,11 +93,8 @@ def comparison_table(runs: Sequence[Runs], baseline: Runs | None = None) -> str:
         name = r.name if len(r.seeds) == len(runs[0].seeds) else f"{r.name} ({len(r.seeds)} seed{'s' if len(r.seeds) > 1 else ''})"
         row = [name, r.summary(), r.summary("source test")]
         if baseline is not None:
-            missing = set(r.seeds) - set(baseline.seeds)
-            if missing:
-                raise ValueError(f"{r.name!r} ran seeds {sorted(missing)} that the baseline did not run ({baseline.seeds})")
-            paired = baseline.accuracies()[[baseline.seeds.index(s) for s in r.seeds]]
-            row.append(mean_std(r.accuracies() - paired))
+            _, mine, theirs, _ = paired(r, baseline, min_seeds=1)
+            row.append(mean_std(mine - theirs))
         rows.append(row)
     return markdown_table(header, rows)
 

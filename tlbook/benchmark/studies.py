@@ -2,7 +2,7 @@
 
 A study is a pair, a step count and named configurations (a method on a network, a batch size), each
 paired with the baseline it is compared with. ``python -m tlbook.benchmark --study NAME`` trains its
-cells with the benchmark's own code (``train_cell``: same seeding, optimiser, evaluation, last-step
+cells with the benchmark's own code (``make_cell``: same seeding, optimiser, evaluation, last-step
 weights) and appends them to ``NAME.csv``; the chapters read the copy shipped in ``results/``
 (``stored_cells(NAME)``) and re-train one configuration live.
 """
@@ -15,11 +15,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ..claims import paired
 from ..experiment import markdown_table, mean_std
 from ..methods import DANN, DSN, AdaBN, Method, SourceOnly
 from ..nn import Classifier, small_digit_classifier
 from .registry import check_names, check_seeds
-from .run import Cell, read_cells, train_cell, train_cells
+from .run import Cell, append_cells, make_cell, read_cells
 from .table import seed_accuracies
 
 __all__ = ["STUDIES", "Config", "Study", "paired_gains", "run_study", "study_cell", "study_table"]
@@ -93,8 +94,8 @@ def run_study(name: str, seeds: Sequence[int], results: str | Path, configs: Seq
 
     done = {(c.method, c.seed): c for c in read_cells(path) if same_recipe(c)}
     todo = [(c, s) for c in configs for s in seeds if (c, s) not in done]
-    make_cell = lambda config, seed: study_cell(name, config, seed, device)  # noqa: E731
-    train_cells(todo, make_cell, path, name, progress_bar)  # under torchrun, shared by the processes
+    train_one = lambda config, seed: study_cell(name, config, seed, device)  # noqa: E731
+    append_cells(todo, train_one, path, name, progress_bar)  # under torchrun, shared by the processes
     done.update({(c.method, c.seed): c for c in read_cells(path) if same_recipe(c)})
     return [done[c, s] for c in configs for s in seeds]
 
@@ -103,7 +104,7 @@ def study_cell(name: str, config: str, seed: int, device: torch.device | str = "
     """Train one (configuration, seed) of study ``name``: what ``run_study`` stores for it."""
     study = STUDIES[name]
     chosen = study.configs[config]
-    return train_cell(config, lambda source, target: chosen.make(), study.pair, seed, study.steps, chosen.batch_size,
+    return make_cell(config, lambda source, target: chosen.make(), study.pair, seed, study.steps, chosen.batch_size,
                       device, measure_pad=False)
 
 
@@ -113,11 +114,9 @@ def paired_gains(cells: Sequence[Cell], study: str, config: str) -> tuple[list[i
     baseline = chosen.configs[config].baseline
     if baseline is None:
         raise ValueError(f"{config!r} is a baseline in study {study!r}")
-    seeds, accuracy = seed_accuracies(cells, chosen.pair, config)
-    base_seeds, base = seed_accuracies(cells, chosen.pair, baseline)
-    if seeds != base_seeds:
-        raise ValueError(f"{config!r} has seeds {seeds}, its baseline {baseline!r} {base_seeds}: they cannot be paired")
-    return seeds, accuracy - base
+    seeds, accuracy, base, _ = paired(seed_accuracies(cells, chosen.pair, config),
+                                      seed_accuracies(cells, chosen.pair, baseline), min_seeds=1)
+    return list(seeds), accuracy - base
 
 
 def study_table(cells: Sequence[Cell], study: str, configs: Sequence[str] | None = None) -> str:

@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..claims import SeedValues
 from ..experiment import markdown_table, mean_std
 from .registry import FEW_LABELS, METHODS, ORACLE
 from .run import Cell
@@ -42,12 +43,12 @@ def gap_closed(method: float, source_only: float, target_only: float) -> float:
     return (method - source_only) / (target_only - source_only)
 
 
-def seed_accuracies(cells: Sequence[Cell], pair: str, method: str) -> tuple[list[int], np.ndarray]:
+def seed_accuracies(cells: Sequence[Cell], pair: str, method: str) -> SeedValues:
     """The seeds of one (pair, method) in order, and their target-test accuracies: what a claim pairs."""
     chosen = sorted((c for c in cells if (c.pair, c.method) == (pair, method)), key=lambda c: c.seed)
     if not chosen:
         raise KeyError(f"no cells for method {method!r} on pair {pair!r}")
-    return [c.seed for c in chosen], np.array([c.target_test for c in chosen])
+    return SeedValues([c.seed for c in chosen], np.array([c.target_test for c in chosen]))
 
 
 def summarise(cells: Sequence[Cell]) -> list[Row]:
@@ -65,7 +66,7 @@ def summarise(cells: Sequence[Cell]) -> list[Row]:
         rows.append(Row(pair, method, len(group), float(acc.mean()), float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
                         closed, float(np.mean([c.oracle_best_target for c in group])),
                         float(np.mean([c.pad for c in group])),
-                        float(np.mean([c.seconds / c.steps for c in group])), method == TARGET_ONLY))
+                        float(np.mean([c.seconds / c.steps for c in group])), method in METHODS and METHODS[method].oracle))
     return rows
 
 
