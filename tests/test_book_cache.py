@@ -51,6 +51,7 @@ def _build(book: Path, env: dict) -> str:
 
 
 @pytest.mark.skipif(JUPYTER_BOOK is None, reason="jupyter-book is not installed")
+@pytest.mark.slow
 def test_a_change_inside_the_package_re_executes_the_notebook(tmp_path):
     package = tmp_path / "lib" / "toypkg"
     package.mkdir(parents=True)

@@ -67,6 +67,7 @@ def test_workers_and_threads_share_the_cores():
 
 
 @needs_jupyter_book
+@pytest.mark.slow
 def test_notebooks_run_in_separate_kernels_and_every_page_comes_from_the_cache(tmp_path):
     sources = {f"page{i}": f"import os\nprint('page{i} ran in', os.getpid(), 'with', os.environ['OMP_NUM_THREADS'], 'thread(s)')"
                for i in range(3)}
@@ -86,6 +87,7 @@ def test_notebooks_run_in_separate_kernels_and_every_page_comes_from_the_cache(t
 
 
 @needs_jupyter_book
+@pytest.mark.slow
 def test_a_notebook_that_fails_in_the_pool_still_fails_the_build_with_its_error(tmp_path):
     sources = {"good": "print('fine')", "bad": "raise ValueError('the claim of this page does not hold')"}
     result = _build(tmp_path, sources)
@@ -154,6 +156,7 @@ def test_missing_jupyter_cache_internals_fail_with_the_versions_tested(monkeypat
         parallel_execution.setup(None)
 
 
+@pytest.mark.slow
 def test_a_cell_over_the_timeout_fails_fast_naming_the_notebook_and_the_timeout(tmp_path, two_workers):
     run = _pool_step(tmp_path, {"slow": "import time; time.sleep(30)"}, timeout=2)
     start = time.perf_counter()
@@ -163,6 +166,7 @@ def test_a_cell_over_the_timeout_fails_fast_naming_the_notebook_and_the_timeout(
 
 
 @pytest.mark.parametrize("victim", ["getpid", "getppid"])  # the kernel, or the worker process that runs it
+@pytest.mark.slow
 def test_a_killed_kernel_or_worker_is_a_build_error_not_a_hang(tmp_path, two_workers, victim):
     run = _pool_step(tmp_path, {"killed": f"import os; os.kill(os.{victim}(), 9)"})
     expected = "DeadKernelError" if victim == "getpid" else "worker process executing it died"
@@ -171,6 +175,7 @@ def test_a_killed_kernel_or_worker_is_a_build_error_not_a_hang(tmp_path, two_wor
 
 
 @pytest.mark.parametrize("in_temp", [True, False])
+@pytest.mark.slow
 def test_run_in_temp_keeps_the_notebook_folder_clean(tmp_path, two_workers, in_temp):
     run = _pool_step(tmp_path, {"writer": "open('written.txt', 'w').write('x')"}, in_temp=in_temp)
     run()

@@ -38,6 +38,7 @@ def fit_report(tmp_path_factory):
 
 
 @pytest.mark.parametrize("method", ["DANN", "PixelDA"])
+@pytest.mark.slow
 def test_two_processes_train_one_model(fit_report, method):
     report = fit_report[1][method]
     assert report["largest difference between the ranks' weights"] == 0.0, "the ranks' weights drifted apart"
@@ -47,6 +48,7 @@ def test_two_processes_train_one_model(fit_report, method):
 
 
 @pytest.mark.parametrize("method", ["DANN", "PixelDA"])
+@pytest.mark.slow
 def test_the_reduced_accuracy_is_a_one_process_evaluation_of_the_same_weights(fit_report, method):
     report = fit_report[1][method]
     assert report["reduced target accuracy"] == report["one process evaluating the same weights"]
@@ -54,6 +56,7 @@ def test_the_reduced_accuracy_is_a_one_process_evaluation_of_the_same_weights(fi
 
 
 @pytest.mark.parametrize("method", ["DANN", "PixelDA"])
+@pytest.mark.slow
 def test_a_resumed_two_process_run_equals_an_uninterrupted_one(fit_report, method):
     report = fit_report[1][method]
     assert report["largest difference resumed vs uninterrupted"] == 0.0
@@ -61,6 +64,7 @@ def test_a_resumed_two_process_run_equals_an_uninterrupted_one(fit_report, metho
     assert not [name for name in report["files in the output folder"] if name.endswith(".tmp")], "a partial write was left"
 
 
+@pytest.mark.slow
 def test_a_two_process_checkpoint_is_not_resumed_by_one_process(fit_report):
     from distributed_fit import FACTORIES, OPTIONS, SOURCE, TARGET  # noqa: E402 (rank-free imports only)
 
@@ -84,6 +88,7 @@ def _without_timing(cells):
     return sorted((dataclasses.replace(c, seconds=0.0) for c in cells), key=lambda c: (c.method, c.seed))
 
 
+@pytest.mark.slow
 def test_the_benchmark_shares_its_cells_between_two_processes(tmp_path, monkeypatch):
     done = torchrun("-m", "tlbook.benchmark", *ARGS, "--out", str(tmp_path / "two"), data=tmp_path / "data")
     cells = read_cells(tmp_path / "two" / "cells.csv")
@@ -106,16 +111,15 @@ def _append_one(path: str) -> None:
     append_cell(Path(path), Cell("waited", "p", 0, 10, 0.5, 0.5, 0.5, float("nan"), 1.0, "cpu", 8))
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows")
 def test_a_process_appends_only_once_the_file_is_free(tmp_path):
-    from tlbook.benchmark.run import _exclusive
+    from tlbook.benchmark.run import results_lock
 
     path = tmp_path / "cells.csv"
-    with path.open("a+b") as handle, _exclusive(handle):  # another writer holds the file
+    with results_lock(path):  # another writer holds the file
         writer = _context().Process(target=_append_one, args=(str(path),))
         writer.start()
         writer.join(timeout=1.0)
-        assert writer.is_alive() and path.read_text() == "", "the writer did not wait for the lock"
+        assert writer.is_alive() and not path.exists(), "the writer did not wait for the lock"
     writer.join(timeout=60)
     assert writer.exitcode == 0 and [c.method for c in read_cells(path)] == ["waited"]
 

@@ -42,7 +42,7 @@ def _feed(hasher, value: Any) -> None:
         hasher.update(f"{type(value).__name__}:{len(value)}:".encode())
         for item in value:
             _feed(hasher, item)
-    elif value is None or isinstance(value, (bool, int, float, str)):
+    elif value is None or type(value) in (bool, int, float, str):  # not a subclass (np.float64, TorchVersion): weights_only refuses those
         hasher.update(f"{type(value).__name__}:{value!r};".encode())
     else:
         raise TypeError(f"tlbook files hold tensors and plain values only (so that they load with "

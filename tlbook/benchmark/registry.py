@@ -5,7 +5,8 @@ chapter on the benchmark's network (``network``); nothing here was tuned on targ
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ..data import Domain, labelled_subset
@@ -43,11 +44,96 @@ def network(family: str, num_classes: int, bottleneck_activation: str = "relu", 
 
 @dataclass(frozen=True)
 class Entry:
-    """One benchmark method: ``build(source, target, seed, steps)`` returns it ready for ``fit``."""
+    """One benchmark method, declared once: its class and the constructor options of its chapter (the
+    recipe), on the chapters' network. Chapters build it with ``METHODS[name].build(source)``, an
+    ablation with the options it changes (``build(source, layer="bottleneck")``); ``str(entry)`` shows
+    the constructor call.
 
-    build: Callable[[Domain, Domain, int, int], Method]
-    sees: str = UNSUPERVISED  # what of the target it trains on: the table marks everything but unlabelled images
-    images_only: bool = False  # needs image domains (a decoder or a generator of pixels)
+    - ``activation``: the bottleneck's activation of the network it adapts (CMD needs a bounded one);
+    - ``shaped``: the constructor also takes the images' shape (a decoder or a generator of pixels);
+    - ``prepare(source, target, seed, steps)``: further arguments made by training first (SDT starts
+      from a source-only network); ``None`` for every method that trains from scratch.
+    """
+
+    method: type[Method]
+    options: dict = field(default_factory=dict)
+    activation: str = "relu"
+    shaped: bool = False
+    prepare: Callable[[Domain, Domain, int, int], dict] | None = None
+    target_data: str = UNSUPERVISED  # what of the target it trains on, unless it is an oracle (``Method.oracle``)
+
+    @property
+    def sees(self) -> str:
+        """What of the target it trains on: the table marks everything but unlabelled images."""
+        return ORACLE if self.oracle else self.target_data
+
+    @property
+    def images_only(self) -> bool:
+        """It needs image domains (a decoder or a generator of pixels)."""
+        return self.shaped
+
+    @property
+    def oracle(self) -> bool:
+        """It trains on every target label (``Method.oracle``, the one place that says so)."""
+        return self.method.oracle
+
+    def build(self, source: Domain, network: Classifier | None = None, *, activation: str | None = None,
+              **changes) -> Method:
+        """A fresh method with the recipe's options, on ``network`` (default: the chapters' network for
+        ``source``, its bottleneck ending in ``activation``, default the entry's), with ``changes`` to the
+        options (an ablation). Methods with a ``prepare`` step are built by ``make_method``, which trains
+        what they start from."""
+        if network is not None and activation is not None:
+            raise ValueError("give a network or the activation of the chapters' network, not both")
+        if self.prepare is not None:
+            raise ValueError(f"{self.method.__name__} starts from a trained network: build it with make_method(name, "
+                             "source, target, seed, steps)")
+        known = _option_names(self.method)
+        unknown = set(changes) - known
+        if unknown:
+            raise TypeError(f"{self.method.__name__} has no option {', '.join(sorted(unknown))}; "
+                            f"its options: {', '.join(sorted(known))}")
+        return self._construct(source, network, changes, activation)
+
+    def _construct(self, source: Domain, network: Classifier | None, changes: dict,
+                   activation: str | None = None) -> Method:
+        network = network if network is not None else _net(source, activation or self.activation)
+        options = {**self._shaped(source, network), **self.options, **changes}
+        return self.method(network, **options)
+
+    def _shaped(self, source: Domain, network: Classifier) -> dict:
+        if not self.shaped:
+            return {}
+        if len(source.input_shape) != 3:
+            raise ValueError(f"{self.method.__name__} needs image domains (channels, height, width); "
+                             f"{source.name!r} has inputs of shape {source.input_shape}")
+        arguments = {"image_shape": source.input_shape}
+        if self.method is PixelDA:  # chapter 3's small generator: the default one is slow on a CPU
+            channels, size, _ = source.input_shape
+            arguments["generator"] = PixelGenerator(channels, channels, size, width=16, blocks=1)
+        return arguments
+
+    def __str__(self) -> str:
+        options = [f"{k}={_show(v)}" for k, v in self.options.items()]
+        network = "network" if self.activation == "relu" else f"network (a {self.activation} bottleneck)"
+        if self.prepare is not None:
+            network = "a source-only network trained first, its soft labels, a few labelled target images"
+        shape = ["image_shape"] if self.shaped else []
+        return f"{self.method.__name__}({', '.join([network, *shape, *options])})"
+
+
+def _option_names(cls: type) -> set[str]:
+    """The options (parameters with a default) a method's constructor takes, those it hands on to its base
+    class included."""
+    parameters = inspect.signature(cls.__init__).parameters
+    names = {n for n, p in parameters.items() if p.default is not p.empty}
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        names |= set().union(*(_option_names(base) for base in cls.__bases__ if base is not Method and base is not object))
+    return names
+
+
+def _show(value: object) -> str:
+    return getattr(value, "__name__", None) or repr(value)
 
 
 def _net(source: Domain, activation: str = "relu") -> Classifier:
@@ -55,33 +141,28 @@ def _net(source: Domain, activation: str = "relu") -> Classifier:
     return network(source.family, source.num_classes, activation, size)
 
 
-def _pixelda(source: Domain, target: Domain, seed: int, steps: int) -> PixelDA:
-    channels, size, _ = source.input_shape  # chapter 3's small generator: the default one is slow on a CPU
-    return PixelDA(_net(source), source.input_shape, content_weight=1.0,
-                   generator=PixelGenerator(channels, channels, size, width=16, blocks=1))
-
-
-def _sdt(source: Domain, target: Domain, seed: int, steps: int) -> SDT:
+def _sdt_start(source: Domain, target: Domain, seed: int, steps: int) -> dict:
     """SDT as in chapter 3: start from a source-only network (trained here for the same steps, on the
     same seed), soft labels from it at τ = 2, five labelled target training images per class."""
     start = SourceOnly(_net(source))
     fit(start, source, None, steps=steps, batch_size=64, seed=seed, eval_sets={}, progress_bar=False, **TRAINING)
     soft = source_soft_labels(start.classifier, source, temperature=2.0)
-    return SDT(start.classifier, labelled_subset(target, SDT_LABELS_PER_CLASS, seed), soft, seed=seed)
+    return dict(network=start.classifier, labelled_target=labelled_subset(target, SDT_LABELS_PER_CLASS, seed),
+                soft_labels=soft, seed=seed)
 
 
 #: name -> entry. Chapter 2's weights and layers for the discrepancy methods; chapter 3 and 4's for the others.
 METHODS: dict[str, Entry] = {
-    "source-only": Entry(lambda s, t, seed, steps: SourceOnly(_net(s)), sees=NONE),
-    "target-only": Entry(lambda s, t, seed, steps: TargetOnly(_net(s)), sees=ORACLE),
-    "ddc": Entry(lambda s, t, seed, steps: DDC(_net(s), weight=0.25, schedule=dann_lambda)),
-    "dan": Entry(lambda s, t, seed, steps: DAN(_net(s), schedule=dann_lambda)),
-    "deep-coral": Entry(lambda s, t, seed, steps: DeepCORAL(_net(s), weight=1.0)),
-    "cmd": Entry(lambda s, t, seed, steps: CMD(_net(s, "sigmoid"), weight=0.1, schedule=dann_lambda)),
-    "dann": Entry(lambda s, t, seed, steps: DANN(_net(s))),
-    "dsn": Entry(lambda s, t, seed, steps: DSN(_net(s), s.input_shape), images_only=True),
-    "pixelda": Entry(_pixelda, images_only=True),
-    "sdt": Entry(_sdt, sees=FEW_LABELS),
+    "source-only": Entry(SourceOnly, target_data=NONE),
+    "target-only": Entry(TargetOnly),
+    "ddc": Entry(DDC, dict(weight=0.25, schedule=dann_lambda)),
+    "dan": Entry(DAN, dict(schedule=dann_lambda)),
+    "deep-coral": Entry(DeepCORAL, dict(weight=1.0)),
+    "cmd": Entry(CMD, dict(weight=0.1, schedule=dann_lambda), activation="sigmoid"),
+    "dann": Entry(DANN),
+    "dsn": Entry(DSN, shaped=True),
+    "pixelda": Entry(PixelDA, dict(content_weight=1.0), shaped=True),
+    "sdt": Entry(SDT, prepare=_sdt_start, target_data=FEW_LABELS),
 }
 
 
@@ -124,7 +205,12 @@ def check_inputs(name: str, source: Domain) -> None:
 
 
 def make_method(name: str, source: Domain, target: Domain, seed: int = 0, steps: int = 600) -> Method:
-    """A fresh method ``name`` for the pair (``steps``: the cell's, for methods that pre-train)."""
+    """A fresh method ``name`` for the pair (``seed`` and ``steps``: what a method that trains before it
+    adapts, SDT, trains its start with)."""
     check_names([name], METHODS, "method")
     check_inputs(name, source)
-    return METHODS[name].build(source, target, seed, steps)
+    entry = METHODS[name]
+    if entry.prepare is None:
+        return entry.build(source)
+    prepared = entry.prepare(source, target, seed, steps)
+    return entry._construct(source, prepared.pop("network"), prepared)

@@ -5,12 +5,12 @@ import csv
 import io
 import time
 import warnings
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
+from filelock import FileLock
 from tqdm import tqdm
 
 from .. import distributed
@@ -22,8 +22,8 @@ from ..metrics import extract, proxy_a_distance
 from ..train import fit
 from .registry import METHODS, TRAINING, check_inputs, check_names, check_seeds, make_method
 
-__all__ = ["Cell", "RECIPES", "append_cell", "recipe", "read_cells", "run_benchmark", "run_cell", "stored_cells", "train_cell",
-           "train_cells"]
+__all__ = ["Cell", "RECIPES", "append_cell", "recipe", "read_cells", "run_benchmark", "run_cell", "stored_cells", "make_cell",
+           "append_cells", "results_lock"]
 
 #: steps and batch size per pair (and the optimiser, where it is not ``TRAINING``'s).
 RECIPES: dict[str, dict] = {
@@ -120,27 +120,17 @@ def _parse(rows) -> list[Cell]:
     return cells
 
 
-@contextmanager
-def _exclusive(handle):
-    """Hold an exclusive lock on an open file (POSIX ``flock``), so that several processes can append
-    to one results file: each reads, repairs and writes it alone. Without ``fcntl`` (Windows) no lock."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
+def results_lock(path: Path) -> FileLock:
+    """The lock every writer of the results file ``path`` holds (``path`` + ``.lock``; the ``filelock``
+    package, so on Windows too): several processes append to one file, each reads, repairs and writes it alone."""
+    return FileLock(str(path) + ".lock")
 
 
 def append_cell(path: Path, cell: Cell) -> None:
     """Append one cell to the CSV ``path`` (header first in a new file), holding the file's lock."""
     path.parent.mkdir(parents=True, exist_ok=True)
     names = [f.name for f in fields(Cell)]
-    with path.open("a+b") as handle, _exclusive(handle):
+    with results_lock(path), path.open("a+b") as handle:
         handle.seek(0)
         text = handle.read()
         if text and not text.endswith(b"\n"):  # drop the line an interruption cut short (read_cells left it out)
@@ -159,9 +149,9 @@ def append_cell(path: Path, cell: Cell) -> None:
         handle.flush()
 
 
-def train_cells(todo: Sequence[tuple], make_cell: Callable[..., Cell], results: Path, desc: str,
+def append_cells(todo: Sequence[tuple], make: Callable[..., Cell], results: Path, desc: str,
                 progress_bar: bool = True) -> None:
-    """``make_cell(*key)`` for every key of ``todo``, each cell appended to ``results`` as it finishes.
+    """``make(*key)`` for every key of ``todo``, each cell appended to ``results`` as it finishes.
 
     Under ``torchrun --nproc-per-node N`` the N processes share the work: process r trains keys
     r, r + N, r + 2N, ... (each cell alone on its own device: cells are independent, so this scales
@@ -170,7 +160,7 @@ def train_cells(todo: Sequence[tuple], make_cell: Callable[..., Cell], results: 
     distributed.setup("cpu")  # under torchrun: a gloo group, used only to wait for each other
     rank, size = distributed.rank(), distributed.world_size()
     for key in tqdm(list(todo)[rank::size], desc=desc, disable=not progress_bar or rank != 0):
-        append_cell(results, make_cell(*key))
+        append_cell(results, make(*key))
     distributed.barrier()
 
 
@@ -180,10 +170,10 @@ def run_cell(method_name: str, pair: str, seed: int, steps: int | None = None, b
     recipe = _recipe(pair, steps, batch_size)
     build = lambda source, target: make_method(method_name, source, target, seed, recipe["steps"])  # noqa: E731
     training = {name: recipe.get(name, default) for name, default in TRAINING.items()}
-    return train_cell(method_name, build, pair, seed, recipe["steps"], recipe["batch_size"], device, amp, training=training)
+    return make_cell(method_name, build, pair, seed, recipe["steps"], recipe["batch_size"], device, amp, training=training)
 
 
-def train_cell(name: str, build: Callable[[Domain, Domain], Method], pair: str, seed: int, steps: int, batch_size: int,
+def make_cell(name: str, build: Callable[[Domain, Domain], Method], pair: str, seed: int, steps: int, batch_size: int,
                device: torch.device | str = "cpu", amp: bool = False, measure_pad: bool = True,
                training: dict | None = None) -> Cell:
     """Seed, ``build(source, target)``, train with the benchmark's optimiser, and measure: the one
@@ -213,7 +203,7 @@ def run_benchmark(methods: Sequence[str], pairs: Sequence[str], seeds: Sequence[
     Cells already in ``results`` with the same steps and batch size are not run again, so an
     interrupted benchmark resumes where it stopped; cells of other settings are trained anew. Returns
     the cells of this request (stored and new). Under ``torchrun`` the processes share the cells
-    (``train_cells``).
+    (``append_cells``).
     """
     check_names(list(methods), METHODS, "method")
     check_names(list(pairs), PAIRS, "pair")
@@ -233,7 +223,7 @@ def run_benchmark(methods: Sequence[str], pairs: Sequence[str], seeds: Sequence[
     done = {(c.method, c.pair, c.seed, c.steps, c.batch_size): c for c in read_cells(path)}
     wanted = [key(m, p, s) for p in pairs for m in methods for s in seeds]
     todo = [k for k in wanted if k not in done]
-    train_cells(todo, lambda method, pair, seed, steps_, batch: run_cell(method, pair, seed, steps_, batch, device, amp),
+    append_cells(todo, lambda method, pair, seed, steps_, batch: run_cell(method, pair, seed, steps_, batch, device, amp),
                 path, "benchmark", progress_bar)
     done.update({(c.method, c.pair, c.seed, c.steps, c.batch_size): c for c in read_cells(path)})
     return [done[k] for k in wanted]

@@ -1,0 +1,136 @@
+"""A run declared once is computed once: finished runs of the benchmark's recipes, stored and shared.
+
+``recipe_runs("dan", "synth->handwritten", seeds)`` trains the registry's DAN on the pair with the
+benchmark's recipe (``recipe(pair)``: its steps, batch size and optimiser; ``make_cell``'s ten
+evaluations) once per seed, or reads the run a page, a test or an earlier session already finished.
+Every chapter that shows the same configuration therefore shows the same number, and the book pays
+for it once. A run is one ``tlbook`` file under ``$TLBOOK_DATA/runs`` (``tlbook.files``: checksummed,
+written atomically, loaded with ``weights_only=True``) holding the trained weights and the
+``History``, named by a digest of everything that decides it:
+
+- the method's name in the registry and the options an ablation changes;
+- the pair, the seed and the training settings;
+- the digest of ``tlbook``'s training code (``provenance.code_digest``: change the code and every run is
+  trained anew), the torch version, the device type and the number of math threads (runs at one thread
+  and at two differ in their last bits, another order of additions: a stored run is what this setting
+  computes, so a page may compare it with its own training to the last bit).
+
+Two notebooks asking for one run at the same time take turns on a file lock: the second reads what the
+first trained. A damaged file is trained again. ``store=False`` trains without reading or writing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import warnings
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from filelock import FileLock
+from tqdm import tqdm
+
+from .. import files
+from .._utils import seed_everything
+from ..data import Domain, load_pair
+from ..data.cache import cache_dir
+from ..experiment import Runs
+from ..methods import Method
+from ..train import History, fit
+from .provenance import code_digest
+from .registry import METHODS, check_names, check_seeds
+from .run import recipe
+
+__all__ = ["recipe_runs", "run_key", "run_path"]
+
+
+@lru_cache(maxsize=1)
+def _code() -> str:
+    return code_digest()
+
+
+def _plain(value: object) -> object:
+    """A JSON-able stand-in for an option's value: functions by their qualified name."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if callable(value):
+        return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
+    raise TypeError(f"a stored run's option must be a number, a string, a sequence or a function; got {value!r}")
+
+
+def run_key(name: str, pair: str, seed: int, changes: dict | None = None, device: torch.device | str = "cpu",
+            activation: str | None = None) -> dict:
+    """Everything that decides a recipe's run: what its stored file is named by and checked against."""
+    settings = recipe(pair)
+    settings["eval_every"] = max(1, settings["steps"] // 10)  # make_cell's ten evaluations
+    return {"method": name, "activation": activation or METHODS[name].activation,
+            "changes": {k: _plain(v) for k, v in sorted((changes or {}).items())}, "pair": pair, "seed": int(seed),
+            "fit": settings, "code": _code(), "torch": str(torch.__version__), "device": torch.device(device).type,
+            "threads": torch.get_num_threads()}
+
+
+def run_path(key: dict) -> Path:
+    """The file of a run: ``$TLBOOK_DATA/runs/<method>-<pair>-seed<seed>-<digest of the key>.pt``."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    readable = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{key['method']}-{key['pair']}-seed{key['seed']}")
+    return cache_dir() / "runs" / f"{readable}-{digest}.pt"
+
+
+def recipe_runs(name: str, pair: str, seeds: Sequence[int] = (0, 1, 2), *, changes: dict | None = None,
+                activation: str | None = None, label: str = "", device: torch.device | str = "cpu", store: bool = True,
+                progress_bar: bool = True) -> Runs:
+    """The registry's method ``name`` on ``pair``, one run per seed, with the benchmark's recipe; each run
+    read from the store if it is there, else trained (seed, build, ``fit``) and stored.
+
+    ``changes``: options that differ from the recipe (an ablation), e.g. ``{"layer": "bottleneck"}``;
+    ``activation``: the bottleneck's, if not the entry's (CMD's ablation on a ReLU bottleneck).
+    ``store=False`` trains every run here and stores nothing (a page that checks a training itself)."""
+    check_names([name], METHODS, "method")
+    check_seeds(seeds)
+    if METHODS[name].prepare is not None:
+        raise ValueError(f"{name} trains a network before it adapts; stored runs hold methods built from the recipe "
+                         "alone: use run_cell")
+    source, target = load_pair(pair, device=device)
+    changes = dict(changes or {})
+    METHODS[name].build(source, activation=activation, **changes)  # a bad option fails here, before anything trains
+    methods, histories = [], []
+    for seed in tqdm(list(seeds), desc=label or name, disable=not progress_bar, leave=False):
+        method, history = _one_run(name, pair, source, target, seed, changes, activation, store)
+        methods.append(method)
+        histories.append(history)
+    return Runs(label or name, list(seeds), methods, histories)
+
+
+def _train(name: str, source: Domain, target: Domain, seed: int, changes: dict, key: dict) -> tuple[Method, History]:
+    seed_everything(seed)
+    method = METHODS[name].build(source, activation=key["activation"], **changes)
+    history = fit(method, source, target, seed=seed, progress_bar=False, distributed=False, **key["fit"])
+    return method, history
+
+
+def _one_run(name: str, pair: str, source: Domain, target: Domain, seed: int, changes: dict, activation: str | None,
+             store: bool) -> tuple[Method, History]:
+    key = run_key(name, pair, seed, changes, source.device, activation)
+    if not store:
+        return _train(name, source, target, seed, changes, key)
+    path = run_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):  # a second notebook asking for this run waits, then reads it
+        if path.exists():
+            try:
+                stored = files.load(path, "run", map_location=source.device)
+                if stored["key"] != key:
+                    raise files.CorruptFile(f"{path} holds the run {stored['key']}, not {key}")
+                method = METHODS[name].build(source, activation=key["activation"], **changes).to(source.device)
+                method.load_state_dict(stored["method"])
+                return method, History(**stored["history"])
+            except files.CorruptFile as error:  # derived data: train it again
+                warnings.warn(f"{error}; training the run again", stacklevel=4)
+        method, history = _train(name, source, target, seed, changes, key)
+        files.save({"key": key, "method": method.state_dict(), "history": asdict(history)}, path, "run")
+        return method, history
