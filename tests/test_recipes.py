@@ -190,3 +190,13 @@ def test_a_recipe_shows_its_constructor_call():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert METHODS["target-only"].oracle and not METHODS["sdt"].oracle  # Method.oracle: one place says it
+
+
+def test_a_benchmark_cell_and_a_page_share_one_run(store):
+    from tlbook.benchmark import run_cell
+
+    page = recipe_runs("dann", PAIR, (0,), progress_bar=False)
+    cell = run_cell("dann", PAIR, 0)  # the benchmark's cell of the same configuration reads the page's run
+    assert store == ["dann"] and cell.target_test == page.accuracies()[0]
+    again = run_cell("dann", PAIR, 0, store=False)  # a page that checks a cell trains it again
+    assert store == ["dann", "dann"] and again.target_test == cell.target_test

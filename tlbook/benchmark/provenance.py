@@ -34,7 +34,7 @@ PRESENTATION = (
 #: The commands that refresh the files the book reads, from the repository root (a study resumes, so the old
 #: file goes first: a file mixing cells of two codes is stale).
 REFRESH = {
-    "cells.csv": "rm -f tlbook/benchmark/results/cells.csv && python -m tlbook.benchmark --out tlbook/benchmark/results --oracle",
+    "cells.csv": "rm -f tlbook/benchmark/results/cells.csv && OMP_NUM_THREADS=1 python -m tlbook.benchmark --out tlbook/benchmark/results --oracle",
     "adaptation-2000.csv": "rm -f tlbook/benchmark/results/adaptation-2000.csv && OMP_NUM_THREADS=1 python -m "
                            "tlbook.benchmark --study adaptation-2000 --seeds 0 1 2 3 4 --out tlbook/benchmark/results",
 }

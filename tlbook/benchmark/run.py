@@ -165,11 +165,24 @@ def append_cells(todo: Sequence[tuple], make: Callable[..., Cell], results: Path
 
 
 def run_cell(method_name: str, pair: str, seed: int, steps: int | None = None, batch_size: int | None = None,
-             device: torch.device | str = "cpu", amp: bool = False) -> Cell:
-    """Train one method on one pair with one seed and measure it."""
+             device: torch.device | str = "cpu", amp: bool = False, store: bool = True) -> Cell:
+    """Train one method on one pair with one seed and measure it. A method built from its recipe alone
+    comes through the stored runs (``stored_run``): the chapters' pages and the benchmark share one run
+    of one configuration; ``store=False`` (a page that trains a cell again to check it) or ``amp`` trains here."""
     recipe = _recipe(pair, steps, batch_size)
-    build = lambda source, target: make_method(method_name, source, target, seed, recipe["steps"])  # noqa: E731
     training = {name: recipe.get(name, default) for name, default in TRAINING.items()}
+    if METHODS[method_name].prepare is None and not amp:
+        from .stored_runs import stored_run  # stored_runs builds on this module
+
+        check_inputs(method_name, load_pair(pair)[0])
+        settings = {**training, "steps": recipe["steps"], "batch_size": recipe["batch_size"],
+                    "eval_every": max(1, recipe["steps"] // 10)}
+        start = time.perf_counter()
+        with distributed.alone():  # under torchrun each process trains its own cells
+            method, history = stored_run(method_name, pair, seed, settings=settings, device=device, store=store)
+        return _measure(method_name, method, history, pair, seed, recipe["steps"], recipe["batch_size"],
+                        history.seconds if store else time.perf_counter() - start, device)
+    build = lambda source, target: make_method(method_name, source, target, seed, recipe["steps"])  # noqa: E731
     return make_cell(method_name, build, pair, seed, recipe["steps"], recipe["batch_size"], device, amp, training=training)
 
 
@@ -186,7 +199,14 @@ def make_cell(name: str, build: Callable[[Domain, Domain], Method], pair: str, s
         method = build(source, target)
         history = fit(method, source, target, steps=steps, batch_size=batch_size, seed=seed, progress_bar=False,
                       eval_every=max(1, steps // 10), amp=amp, **(training or TRAINING))
-    seconds = time.perf_counter() - start
+    return _measure(name, method, history, pair, seed, steps, batch_size, time.perf_counter() - start, device,
+                    measure_pad)
+
+
+def _measure(name: str, method: Method, history, pair: str, seed: int, steps: int, batch_size: int, seconds: float,
+             device: torch.device | str, measure_pad: bool = True) -> Cell:
+    """A trained method's cell: last-step accuracies, the oracle's best, and the proxy A-distance of its features."""
+    source, target = load_pair(pair, device=device)
     pad = float("nan")
     if measure_pad:
         features = [extract(method.classifier.features, method, d.x_test) for d in (source, target)]

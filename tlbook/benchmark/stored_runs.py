@@ -44,7 +44,7 @@ from .provenance import code_digest
 from .registry import METHODS, check_names, check_seeds
 from .run import recipe
 
-__all__ = ["recipe_runs", "run_key", "run_path"]
+__all__ = ["recipe_runs", "run_key", "run_path", "stored_run"]
 
 
 @lru_cache(maxsize=1)
@@ -64,13 +64,15 @@ def _plain(value: object) -> object:
 
 
 def run_key(name: str, pair: str, seed: int, changes: dict | None = None, device: torch.device | str = "cpu",
-            activation: str | None = None) -> dict:
-    """Everything that decides a recipe's run: what its stored file is named by and checked against."""
-    settings = recipe(pair)
-    settings["eval_every"] = max(1, settings["steps"] // 10)  # make_cell's ten evaluations
+            activation: str | None = None, settings: dict | None = None) -> dict:
+    """Everything that decides a recipe's run: what its stored file is named by and checked against.
+    ``settings``: ``fit``'s keyword arguments (default: ``recipe(pair)`` with ten evaluations)."""
+    if settings is None:
+        settings = recipe(pair)
+        settings["eval_every"] = max(1, settings["steps"] // 10)  # make_cell's ten evaluations
     return {"method": name, "activation": activation or METHODS[name].activation,
             "changes": {k: _plain(v) for k, v in sorted((changes or {}).items())}, "pair": pair, "seed": int(seed),
-            "fit": settings, "code": _code(), "torch": str(torch.__version__), "device": torch.device(device).type,
+            "fit": dict(settings), "code": _code(), "torch": str(torch.__version__), "device": torch.device(device).type,
             "threads": torch.get_num_threads()}
 
 
@@ -95,27 +97,24 @@ def recipe_runs(name: str, pair: str, seeds: Sequence[int] = (0, 1, 2), *, chang
     if METHODS[name].prepare is not None:
         raise ValueError(f"{name} trains a network before it adapts; stored runs hold methods built from the recipe "
                          "alone: use run_cell")
-    source, target = load_pair(pair, device=device)
-    changes = dict(changes or {})
-    METHODS[name].build(source, activation=activation, **changes)  # a bad option fails here, before anything trains
+    source, _ = load_pair(pair, device=device)
+    METHODS[name].build(source, activation=activation, **(changes or {}))  # a bad option fails here, before training
     methods, histories = [], []
     for seed in tqdm(list(seeds), desc=label or name, disable=not progress_bar, leave=False):
-        method, history = _one_run(name, pair, source, target, seed, changes, activation, store)
+        method, history = stored_run(name, pair, seed, changes=changes, activation=activation, device=device, store=store)
         methods.append(method)
         histories.append(history)
     return Runs(label or name, list(seeds), methods, histories)
 
 
-def _train(name: str, source: Domain, target: Domain, seed: int, changes: dict, key: dict) -> tuple[Method, History]:
-    seed_everything(seed)
-    method = METHODS[name].build(source, activation=key["activation"], **changes)
-    history = fit(method, source, target, seed=seed, progress_bar=False, distributed=False, **key["fit"])
-    return method, history
-
-
-def _one_run(name: str, pair: str, source: Domain, target: Domain, seed: int, changes: dict, activation: str | None,
-             store: bool) -> tuple[Method, History]:
-    key = run_key(name, pair, seed, changes, source.device, activation)
+def stored_run(name: str, pair: str, seed: int, *, settings: dict | None = None, changes: dict | None = None,
+               activation: str | None = None, device: torch.device | str = "cpu",
+               store: bool = True) -> tuple[Method, History]:
+    """One run of recipe ``name``: read from the store, or trained (seed, build, ``fit``) and stored. The
+    benchmark's cells (``run_cell``) and the chapters' pages (``recipe_runs``) both come through here."""
+    source, target = load_pair(pair, device=device)
+    changes = dict(changes or {})
+    key = run_key(name, pair, seed, changes, source.device, activation, settings)
     if not store:
         return _train(name, source, target, seed, changes, key)
     path = run_path(key)
@@ -123,14 +122,25 @@ def _one_run(name: str, pair: str, source: Domain, target: Domain, seed: int, ch
     with FileLock(str(path) + ".lock"):  # a second notebook asking for this run waits, then reads it
         if path.exists():
             try:
-                stored = files.load(path, "run", map_location=source.device)
-                if stored["key"] != key:
-                    raise files.CorruptFile(f"{path} holds the run {stored['key']}, not {key}")
-                method = METHODS[name].build(source, activation=key["activation"], **changes).to(source.device)
-                method.load_state_dict(stored["method"])
-                return method, History(**stored["history"])
+                return _read(path, key, name, source, changes)
             except files.CorruptFile as error:  # derived data: train it again
-                warnings.warn(f"{error}; training the run again", stacklevel=4)
+                warnings.warn(f"{error}; training the run again", stacklevel=2)
         method, history = _train(name, source, target, seed, changes, key)
         files.save({"key": key, "method": method.state_dict(), "history": asdict(history)}, path, "run")
         return method, history
+
+
+def _read(path: Path, key: dict, name: str, source: Domain, changes: dict) -> tuple[Method, History]:
+    stored = files.load(path, "run", map_location=source.device)
+    if stored["key"] != key:
+        raise files.CorruptFile(f"{path} holds the run {stored['key']}, not {key}")
+    method = METHODS[name].build(source, activation=key["activation"], **changes).to(source.device)
+    method.load_state_dict(stored["method"])
+    return method, History(**stored["history"])
+
+
+def _train(name: str, source: Domain, target: Domain, seed: int, changes: dict, key: dict) -> tuple[Method, History]:
+    seed_everything(seed)
+    method = METHODS[name].build(source, activation=key["activation"], **changes)
+    history = fit(method, source, target, seed=seed, progress_bar=False, distributed=False, **key["fit"])
+    return method, history
