@@ -96,7 +96,7 @@ def test_the_benchmark_shares_its_cells_between_two_processes(tmp_path, monkeypa
     assert done.stdout.count("written:") == 1, "one process writes the tables"
     assert (tmp_path / "two" / "summary.md").exists()
 
-    monkeypatch.setenv("TLBOOK_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("TLBOOK_DATA", str(tmp_path / "data-alone"))  # its own: trained again, not read from the store
     alone = run_benchmark(["source-only", "dann", "sdt"], ["moons->moons-rotated"], [0, 1], tmp_path / "one.csv",
                           steps=30, progress_bar=False)
     assert _without_timing(cells) == _without_timing(alone), "a cell trained by another process differs"

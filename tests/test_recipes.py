@@ -200,3 +200,21 @@ def test_a_benchmark_cell_and_a_page_share_one_run(store):
     assert store == ["dann"] and cell.target_test == page.accuracies()[0]
     again = run_cell("dann", PAIR, 0, store=False)  # a page that checks a cell trains it again
     assert store == ["dann", "dann"] and again.target_test == cell.target_test
+
+
+def test_a_key_names_what_decides_the_run_and_refuses_what_has_no_name():
+    import numpy as np
+
+    from tlbook.schedules import dann_lambda
+
+    assert run_key("ddc", PAIR, 0, dict(weight=0.25, schedule=dann_lambda)) == run_key("ddc", PAIR, 0)  # the recipe's own
+    assert run_key("ddc", PAIR, 0, dict(weight=np.float64(0.5))) == run_key("ddc", PAIR, 0, dict(weight=0.5))
+    for nameless in (lambda p: 1.0, torch.nn.Linear(2, 2)):
+        with pytest.raises(TypeError, match="named module-level function"):
+            run_key("ddc", PAIR, 0, dict(schedule=nameless))
+
+
+def test_an_option_the_class_fixes_itself_is_refused_clearly():
+    source, _ = load_pair("synth->handwritten")
+    with pytest.raises(TypeError, match=r"DDC cannot take these options \['layers'\]"):
+        METHODS["ddc"].build(source, layers=["fc1"])

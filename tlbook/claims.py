@@ -202,7 +202,8 @@ def paired(variant, baseline=0.0, *, seeds: Sequence[int] | None = None, eval_se
     elif np.shape(b) != np.shape(v):
         raise ValueError(f"{len(v)} variant values but baseline of shape {np.shape(b)}: a claim pairs them seed by seed")
     if len(v) < min_seeds:
-        raise ValueError("a claim needs at least two seeds: one seed says nothing about the spread")
+        raise ValueError("a claim needs at least two seeds: one seed says nothing about the spread" if min_seeds == 2
+                         else f"at least {min_seeds} seed(s) needed, got {len(v)}")
     if not (np.isfinite(v).all() and np.isfinite(b).all()):
         raise ValueError(f"a claim needs finite values; got variant {v.tolist()}, baseline {b.tolist()}")
     return tuple(seeds), v, b, (v_name, b_name or ("level" if level else None))

@@ -99,7 +99,10 @@ class Entry:
                    activation: str | None = None) -> Method:
         network = network if network is not None else _net(source, activation or self.activation)
         options = {**self._shaped(source, network), **self.options, **changes}
-        return self.method(network, **options)
+        try:
+            return self.method(network, **options)
+        except TypeError as error:  # an option the class fixes itself (DDC's ``layers`` comes from its ``layer``)
+            raise TypeError(f"{self.method.__name__} cannot take these options {sorted(changes)}: {error}") from None
 
     def _shaped(self, source: Domain, network: Classifier) -> dict:
         if not self.shaped:
@@ -119,6 +122,8 @@ class Entry:
         if self.prepare is not None:
             network = "a source-only network trained first, its soft labels, a few labelled target images"
         shape = ["image_shape"] if self.shaped else []
+        if self.method is PixelDA:
+            shape.append("generator=PixelGenerator(width=16, blocks=1)")
         return f"{self.method.__name__}({', '.join([network, *shape, *options])})"
 
 

@@ -177,11 +177,10 @@ def run_cell(method_name: str, pair: str, seed: int, steps: int | None = None, b
         check_inputs(method_name, load_pair(pair)[0])
         settings = {**training, "steps": recipe["steps"], "batch_size": recipe["batch_size"],
                     "eval_every": max(1, recipe["steps"] // 10)}
-        start = time.perf_counter()
         with distributed.alone():  # under torchrun each process trains its own cells
             method, history = stored_run(method_name, pair, seed, settings=settings, device=device, store=store)
         return _measure(method_name, method, history, pair, seed, recipe["steps"], recipe["batch_size"],
-                        history.seconds if store else time.perf_counter() - start, device)
+                        history.seconds, device)  # the training's own time, whether trained now or read back
     build = lambda source, target: make_method(method_name, source, target, seed, recipe["steps"])  # noqa: E731
     return make_cell(method_name, build, pair, seed, recipe["steps"], recipe["batch_size"], device, amp, training=training)
 
@@ -189,8 +188,9 @@ def run_cell(method_name: str, pair: str, seed: int, steps: int | None = None, b
 def make_cell(name: str, build: Callable[[Domain, Domain], Method], pair: str, seed: int, steps: int, batch_size: int,
                device: torch.device | str = "cpu", amp: bool = False, measure_pad: bool = True,
                training: dict | None = None) -> Cell:
-    """Seed, ``build(source, target)``, train with the benchmark's optimiser, and measure: the one
-    place a cell is made (benchmark and studies). The time includes building (SDT pre-trains there).
+    """Seed, ``build(source, target)``, train with the benchmark's optimiser, and measure: how a study's cell
+    and a cell of a method that trains before it adapts (SDT) are made; ``run_cell`` makes the others
+    through the stored runs. The time includes building (SDT pre-trains there).
     ``training``: the optimiser settings (default ``TRAINING``)."""
     source, target = load_pair(pair, device=device)
     seed_everything(seed)

@@ -10,10 +10,11 @@ written atomically, loaded with ``weights_only=True``) holding the trained weigh
 
 - the method's name in the registry and the options an ablation changes;
 - the pair, the seed and the training settings;
-- the digest of ``tlbook``'s training code (``provenance.code_digest``: change the code and every run is
-  trained anew), the torch version, the device type and the number of math threads (runs at one thread
-  and at two differ in their last bits, another order of additions: a stored run is what this setting
-  computes, so a page may compare it with its own training to the last bit).
+- the digests of ``tlbook``'s training code and of the code that generates the domains
+  (``provenance.code_digest``, ``data.registry.data_code_digest``: change either and every run is trained
+  anew), the torch version, the device type and the number of math threads (runs at one thread and at two
+  differ in their last bits, another order of additions: a stored run is what this setting computes, so on
+  the same CPU a page may compare it with its own training to the last bit).
 
 Two notebooks asking for one run at the same time take turns on a file lock: the second reads what the
 first trained. A damaged file is trained again. ``store=False`` trains without reading or writing.
@@ -23,12 +24,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import types
 import warnings
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 from filelock import FileLock
 from tqdm import tqdm
@@ -37,6 +40,7 @@ from .. import files
 from .._utils import seed_everything
 from ..data import Domain, load_pair
 from ..data.cache import cache_dir
+from ..data.registry import data_code_digest
 from ..experiment import Runs
 from ..methods import Method
 from ..train import History, fit
@@ -53,14 +57,19 @@ def _code() -> str:
 
 
 def _plain(value: object) -> object:
-    """A JSON-able stand-in for an option's value: functions by their qualified name."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    """A JSON-able stand-in for an option's value: a named module-level function by its qualified name. A
+    lambda, a partial or a module has no name that says what it computes, so it cannot key a stored run."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or type(value) in (bool, int, float, str):
         return value
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if callable(value):
-        return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
-    raise TypeError(f"a stored run's option must be a number, a string, a sequence or a function; got {value!r}")
+    qualname = getattr(value, "__qualname__", "")
+    if isinstance(value, types.FunctionType) and "<" not in qualname:
+        return f"{value.__module__}.{qualname}"
+    raise TypeError(f"a stored run's option must be a number, a string, a sequence or a named module-level function "
+                    f"(its name keys the run); got {value!r}: pass store=False to train it without storing")
 
 
 def run_key(name: str, pair: str, seed: int, changes: dict | None = None, device: torch.device | str = "cpu",
@@ -70,10 +79,12 @@ def run_key(name: str, pair: str, seed: int, changes: dict | None = None, device
     if settings is None:
         settings = recipe(pair)
         settings["eval_every"] = max(1, settings["steps"] // 10)  # make_cell's ten evaluations
-    return {"method": name, "activation": activation or METHODS[name].activation,
-            "changes": {k: _plain(v) for k, v in sorted((changes or {}).items())}, "pair": pair, "seed": int(seed),
-            "fit": dict(settings), "code": _code(), "torch": str(torch.__version__), "device": torch.device(device).type,
-            "threads": torch.get_num_threads()}
+    recipe_options = METHODS[name].options
+    changes = {k: _plain(v) for k, v in sorted((changes or {}).items())
+               if not (k in recipe_options and _plain(recipe_options[k]) == _plain(v))}  # the recipe's own value: no change
+    return {"method": name, "activation": activation or METHODS[name].activation, "changes": changes, "pair": pair,
+            "seed": int(seed), "fit": dict(settings), "code": _code(), "data": data_code_digest(),
+            "torch": str(torch.__version__), "device": torch.device(device).type, "threads": torch.get_num_threads()}
 
 
 def run_path(key: dict) -> Path:
