@@ -50,7 +50,8 @@ class Entry:
     the constructor call.
 
     - ``activation``: the bottleneck's activation of the network it adapts (CMD needs a bounded one);
-    - ``shaped``: the constructor also takes the images' shape (a decoder or a generator of pixels);
+    - ``images_only``: it needs image domains, and its constructor takes their shape (a decoder or a
+      generator of pixels);
     - ``prepare(source, target, seed, steps)``: further arguments made by training first (SDT starts
       from a source-only network); ``None`` for every method that trains from scratch.
     """
@@ -58,7 +59,7 @@ class Entry:
     method: type[Method]
     options: dict = field(default_factory=dict)
     activation: str = "relu"
-    shaped: bool = False
+    images_only: bool = False
     prepare: Callable[[Domain, Domain, int, int], dict] | None = None
     target_data: str = UNSUPERVISED  # what of the target it trains on, unless it is an oracle (``Method.oracle``)
 
@@ -66,11 +67,6 @@ class Entry:
     def sees(self) -> str:
         """What of the target it trains on: the table marks everything but unlabelled images."""
         return ORACLE if self.oracle else self.target_data
-
-    @property
-    def images_only(self) -> bool:
-        """It needs image domains (a decoder or a generator of pixels)."""
-        return self.shaped
 
     @property
     def oracle(self) -> bool:
@@ -98,14 +94,14 @@ class Entry:
     def _construct(self, source: Domain, network: Classifier | None, changes: dict,
                    activation: str | None = None) -> Method:
         network = network if network is not None else _net(source, activation or self.activation)
-        options = {**self._shaped(source, network), **self.options, **changes}
+        options = {**self._image_arguments(source), **self.options, **changes}
         try:
             return self.method(network, **options)
         except TypeError as error:  # an option the class fixes itself (DDC's ``layers`` comes from its ``layer``)
             raise TypeError(f"{self.method.__name__} cannot take these options {sorted(changes)}: {error}") from None
 
-    def _shaped(self, source: Domain, network: Classifier) -> dict:
-        if not self.shaped:
+    def _image_arguments(self, source: Domain) -> dict:
+        if not self.images_only:
             return {}
         if len(source.input_shape) != 3:
             raise ValueError(f"{self.method.__name__} needs image domains (channels, height, width); "
@@ -121,7 +117,7 @@ class Entry:
         network = "network" if self.activation == "relu" else f"network (a {self.activation} bottleneck)"
         if self.prepare is not None:
             network = "a source-only network trained first, its soft labels, a few labelled target images"
-        shape = ["image_shape"] if self.shaped else []
+        shape = ["image_shape"] if self.images_only else []
         if self.method is PixelDA:
             shape.append("generator=PixelGenerator(width=16, blocks=1)")
         return f"{self.method.__name__}({', '.join([network, *shape, *options])})"
@@ -165,8 +161,8 @@ METHODS: dict[str, Entry] = {
     "deep-coral": Entry(DeepCORAL, dict(weight=1.0)),
     "cmd": Entry(CMD, dict(weight=0.1, schedule=dann_lambda), activation="sigmoid"),
     "dann": Entry(DANN),
-    "dsn": Entry(DSN, shaped=True),
-    "pixelda": Entry(PixelDA, dict(content_weight=1.0), shaped=True),
+    "dsn": Entry(DSN, images_only=True),
+    "pixelda": Entry(PixelDA, dict(content_weight=1.0), images_only=True),
     "sdt": Entry(SDT, prepare=_sdt_start, target_data=FEW_LABELS),
 }
 

@@ -23,7 +23,7 @@ from ..train import fit
 from .registry import METHODS, TRAINING, check_inputs, check_names, check_seeds, make_method
 
 __all__ = ["Cell", "RECIPES", "append_cell", "recipe", "read_cells", "run_benchmark", "run_cell", "stored_cells", "make_cell",
-           "append_cells", "results_lock"]
+           "append_cells", "cell_settings", "results_lock"]
 
 #: steps and batch size per pair (and the optimiser, where it is not ``TRAINING``'s).
 RECIPES: dict[str, dict] = {
@@ -69,6 +69,15 @@ def _recipe(pair: str, steps: int | None, batch_size: int | None) -> dict:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
             recipe[name] = value
     return recipe
+
+
+def cell_settings(pair: str, steps: int | None = None, batch_size: int | None = None) -> dict:
+    """``fit``'s keyword arguments for one benchmark cell: the pair's recipe (its steps and batch size, with
+    the requested overrides), its optimiser, and ten evaluations."""
+    chosen = _recipe(pair, steps, batch_size)
+    training = {name: chosen.get(name, default) for name, default in TRAINING.items()}
+    return {**training, "steps": chosen["steps"], "batch_size": chosen["batch_size"],
+            "eval_every": max(1, chosen["steps"] // 10)}
 
 
 def recipe(pair: str, **extra) -> dict:
@@ -175,10 +184,9 @@ def run_cell(method_name: str, pair: str, seed: int, steps: int | None = None, b
         from .stored_runs import stored_run  # stored_runs builds on this module
 
         check_inputs(method_name, load_pair(pair)[0])
-        settings = {**training, "steps": recipe["steps"], "batch_size": recipe["batch_size"],
-                    "eval_every": max(1, recipe["steps"] // 10)}
         with distributed.alone():  # under torchrun each process trains its own cells
-            method, history = stored_run(method_name, pair, seed, settings=settings, device=device, store=store)
+            method, history = stored_run(method_name, pair, seed, settings=cell_settings(pair, steps, batch_size),
+                                         device=device, store=store)
         return _measure(method_name, method, history, pair, seed, recipe["steps"], recipe["batch_size"],
                         history.seconds, device)  # the training's own time, whether trained now or read back
     build = lambda source, target: make_method(method_name, source, target, seed, recipe["steps"])  # noqa: E731

@@ -1,8 +1,8 @@
 """A run declared once is computed once: finished runs of the benchmark's recipes, stored and shared.
 
 ``recipe_runs("dan", "synth->handwritten", seeds)`` trains the registry's DAN on the pair with the
-benchmark's recipe (``recipe(pair)``: its steps, batch size and optimiser; ``make_cell``'s ten
-evaluations) once per seed, or reads the run a page, a test or an earlier session already finished.
+benchmark's recipe (``cell_settings(pair)``: its steps, batch size and optimiser, ten evaluations) once per
+seed, or reads the run a page, a test or an earlier session already finished.
 Every chapter that shows the same configuration therefore shows the same number, and the book pays
 for it once. A run is one ``tlbook`` file under ``$TLBOOK_DATA/runs`` (``tlbook.files``: checksummed,
 written atomically, loaded with ``weights_only=True``) holding the trained weights and the
@@ -46,7 +46,7 @@ from ..methods import Method
 from ..train import History, fit
 from .provenance import code_digest
 from .registry import METHODS, check_names, check_seeds
-from .run import recipe
+from .run import cell_settings
 
 __all__ = ["recipe_runs", "run_key", "run_path", "stored_run"]
 
@@ -75,10 +75,8 @@ def _plain(value: object) -> object:
 def run_key(name: str, pair: str, seed: int, changes: dict | None = None, device: torch.device | str = "cpu",
             activation: str | None = None, settings: dict | None = None) -> dict:
     """Everything that decides a recipe's run: what its stored file is named by and checked against.
-    ``settings``: ``fit``'s keyword arguments (default: ``recipe(pair)`` with ten evaluations)."""
-    if settings is None:
-        settings = recipe(pair)
-        settings["eval_every"] = max(1, settings["steps"] // 10)  # make_cell's ten evaluations
+    ``settings``: ``fit``'s keyword arguments (default: the benchmark cell's, ``cell_settings(pair)``)."""
+    settings = cell_settings(pair) if settings is None else settings
     recipe_options = METHODS[name].options
     changes = {k: _plain(v) for k, v in sorted((changes or {}).items())
                if not (k in recipe_options and _plain(recipe_options[k]) == _plain(v))}  # the recipe's own value: no change
