@@ -14,8 +14,8 @@ for case in ET.parse(report).getroot().iter("testcase"):
         notebook = case.get("file") or name.replace(".", "/").replace("/ipynb", ".ipynb")
         seconds[notebook] += float(case.get("time", 0.0))
 unit = sum(float(c.get("time", 0.0)) for c in ET.parse(report).getroot().iter("testcase")) - sum(seconds.values())
-print(f"{'seconds':>8}  notebook (nbval: one after another, every core per kernel)")
+print(f"{'seconds':>8}  notebook (nbval: two side by side, one thread per kernel)")
 for notebook in sorted(seconds):
     flag = f"   <-- over the {budget:.0f} s budget" if seconds[notebook] > budget else ""
     print(f"{seconds[notebook]:8.1f}  {notebook}{flag}")
-print(f"{sum(seconds.values()):8.1f}  in all, {len(seconds)} notebooks; unit tests {unit:.0f} s (other worker)")
+print(f"{sum(seconds.values()):8.1f}  in all, {len(seconds)} notebooks; unit tests {unit:.0f} s")

@@ -7,7 +7,7 @@ import torch
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # pytest-xdist runs two workers on the two cores; with PyTorch's default of one thread per core,
     # four busy-waiting threads fight over two cores and small models slow down many times over.
-    # One thread per worker for the unit tests; the root conftest gives notebook kernels the reader's threads.
+    # One thread per worker (the root conftest gives the notebook kernels one thread too).
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
 

@@ -24,11 +24,11 @@ def _l2sp(model, start, alpha, beta, head, towards_zero=False, half=0.5):
     return half * (alpha * pull + beta * decay)
 
 
-def _mkmmd(x, y, detach=True, unbiased=False, diagonal=False):
+def _mkmmd(x, y, detach=True, unbiased=False, diagonal=False, whole=False):
     pooled = torch.cat([x, y])
     d2 = torch.cdist(pooled, pooled) ** 2
     i, j = torch.triu_indices(len(pooled), len(pooled), 0 if diagonal else 1)
-    gamma = d2[i, j].median()
+    gamma = d2.median() if whole else d2[i, j].median()
     gamma = gamma.detach() if detach else gamma
     k = sum(torch.exp(-d2 / (2 ** (e / 2) * gamma)) for e in range(-16, 17)) / 33
     n = len(x)
@@ -71,6 +71,7 @@ CASES = {
     "mk_mmd": (_mkmmd, [
         (lambda x, y: _mkmmd(x, y, unbiased=True), "unbiased"),
         (lambda x, y: _mkmmd(x, y, diagonal=True), "distinct pairs"),
+        (lambda x, y: _mkmmd(x, y, whole=True), "whole distance matrix"),
     ]),
     "coral": (lambda x, y: (_cov(x) - _cov(y)).pow(2).sum() / (4 * x.shape[1] ** 2), [
         (lambda x, y: (_cov(x) - _cov(y)).pow(2).sum(), "1/(4d²)"),
@@ -83,10 +84,12 @@ CASES = {
     "confusion": (lambda z: -F.log_softmax(z, 1).mean(), [
         (lambda z: -(F.softmax(z, 1) * F.log_softmax(z, 1)).sum(1).mean(), "entropy"),
         (lambda z: -F.log_softmax(z, 1).sum(1).mean(), "summed over the domains"),
+        (lambda z: -F.log_softmax(z, dim=0).mean(), "over the batch (dim=0)"),
     ]),
     "soft_labels": (lambda z, y, t: torch.stack([F.softmax(z[y == k] / t, 1).mean(0) for k in range(z.shape[1])]), [
         (lambda z, y, t: torch.stack([F.softmax(z[y == k], 1).mean(0) for k in range(z.shape[1])]), "temperature is not applied"),
         (lambda z, y, t: F.softmax(z / t, 1).mean(0).expand(z.shape[1], -1), "average within each class"),
+        (lambda z, y, t: torch.stack([(F.softmax(z[y == k], 1) / t).mean(0) for k in range(z.shape[1])]), "after the softmax"),
     ]),
     "difference": (lambda a, b: (F.normalize(a - a.mean(0), dim=1).T @ F.normalize(b - b.mean(0), dim=1)).pow(2).mean(), [
         (lambda a, b: (F.normalize(a, dim=1).T @ F.normalize(b, dim=1)).pow(2).mean(), "not centred"),
@@ -95,6 +98,7 @@ CASES = {
     "scale_invariant_mse": (lambda a, b: ((b - a).flatten(1).pow(2).mean(1) - (b - a).flatten(1).mean(1).pow(2)).mean(), [
         (lambda a, b: (-(b - a).flatten(1).mean(1).pow(2)).mean(), "only the second term"),
         (lambda a, b: (b - a).pow(2).mean(), "only the first term"),
+        (lambda a, b: ((b - a).flatten(1).pow(2).mean(1) + (b - a).flatten(1).mean(1).pow(2)).mean(), "second term is added"),
     ]),
     "zsl_hinge": (lambda s, y, k: (k - s.gather(1, y[:, None]) + s.scatter(1, y[:, None], float("-inf")).amax(1, keepdim=True)).clamp_min(0).mean(), [
         (lambda s, y, k: (k - s.gather(1, y[:, None]) + s.amax(1, keepdim=True)).clamp_min(0).mean(), "not excluded"),

@@ -7,13 +7,15 @@ instructors' source, what nbgrader calls ``source/``); the book publishes their 
 
 - a code cell with ``"solution": true`` holds a solution between ``### BEGIN SOLUTION`` and
   ``### END SOLUTION``; the student version keeps what is outside the markers and replaces what is
-  inside with ``# YOUR CODE HERE`` and a ``raise NotImplementedError(...)`` that names the exercise;
+  inside with ``CODE_STUB`` (``# YOUR CODE HERE`` and a ``raise NotImplementedError(...)`` that says so);
 - a markdown cell with ``"solution": true`` (a written answer) becomes ``YOUR ANSWER HERE``;
 - a cell with ``"grade": true`` is a test: it stays, except for what lies between
   ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``.
 
-Outputs are cleared and the nbgrader metadata kept, so an instructor can also run nbgrader itself on
-the result. Every code cell from the first exercise on is tagged ``raises-exception``: a student who
+Outputs are cleared and cells are locked as ``nbgrader generate_assignment`` locks them (``editable`` and
+``deletable`` set to false, a checksum of each graded, solution or read-only cell), so the result is the
+release version of an nbgrader course: with ``solutions/nbgrader_config.py`` nbgrader writes the same
+cells (a test compares them). Every code cell from the first exercise on is tagged ``raises-exception``: a student who
 runs the notebook still stops at the first unsolved exercise (Jupyter ignores the tag), while the
 book's build executes the whole page and shows each "not solved yet" message instead of failing.
 
@@ -26,6 +28,7 @@ The command never writes into the folder it reads, nor over a notebook that hold
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import sys
 import time
@@ -36,12 +39,13 @@ try:
 except ImportError as error:  # a plain `pip install tlbook` does not bring Jupyter along
     raise ImportError("tlbook.assignments needs nbformat: pip install 'tlbook[assignments]' (or nbformat)") from error
 
-__all__ = ["exercise_notebooks", "holds_solutions", "student_version", "write_student_versions"]
+__all__ = ["CODE_STUB", "exercise_notebooks", "holds_solutions", "student_version", "write_student_versions"]
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
-SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?### END SOLUTION[ \t]*$", re.S | re.M)
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MAY_STOP = "raises-exception"  # nbclient and nbval let a cell with this tag raise
+CODE_STUB = '# YOUR CODE HERE\nraise NotImplementedError("this exercise is not solved yet: replace these two lines with your code")'
+TEXT_STUB = "YOUR ANSWER HERE"
 
 
 def _grading(cell) -> dict:
@@ -57,7 +61,7 @@ def _read(path: Path) -> nbformat.NotebookNode:
 
 def holds_solutions(notebook: nbformat.NotebookNode) -> bool:
     """Whether any cell still holds a solution region or a hidden test (an instructor's notebook)."""
-    return any(BEGIN in cell.source or "### BEGIN HIDDEN TESTS" in cell.source for cell in notebook.cells)
+    return any(BEGIN in cell.source or BEGIN_HIDDEN in cell.source for cell in notebook.cells)
 
 
 def exercise_notebooks(source: str | Path) -> list[Path]:
@@ -71,9 +75,51 @@ def exercise_notebooks(source: str | Path) -> list[Path]:
     return found
 
 
-def _stub(indent: str, grade_id: str) -> str:
-    return (f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError("
-            f"\"exercise '{grade_id}' is not solved yet: replace this line with your code\")")
+def _replace_regions(source: str, begin: str, end: str, stub: str | None) -> str:
+    """``source`` with each region from a ``begin`` line to an ``end`` line replaced by ``stub``'s lines,
+    indented as the ``begin`` line (or dropped when ``stub`` is None): line by line, as nbgrader does, so
+    that both write the same cells."""
+    kept, inside = [], False
+    for line in source.split("\n"):
+        if begin in line:
+            inside = True
+            indent = re.match(r"\s*", line).group(0)
+            kept += [indent + stub_line for stub_line in stub.split("\n")] if stub is not None else []
+        elif end in line:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def _checksum(cell) -> str:
+    """nbgrader's checksum of a cell (``nbgrader.utils.compute_checksum``): autograde compares it to find
+    graded and read-only cells a student changed."""
+    grading = _grading(cell)
+    grade, solution = bool(grading.get("grade")), bool(grading.get("solution"))
+    locked = False if solution else grade or bool(grading.get("locked"))
+    parts = [cell.source, cell.cell_type, str(grade), str(solution), str(locked), grading["grade_id"]]
+    if grade:
+        parts.append(str(float(grading["points"])))
+    digest = hashlib.md5()
+    for part in parts:
+        digest.update(part.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _lock(cell) -> None:
+    """The cell metadata nbgrader's release writes (``LockCells`` and ``ComputeChecksums``): a solution cell
+    cannot be deleted; a test or a read-only cell can be neither deleted nor edited."""
+    grading = _grading(cell)
+    if not grading:
+        return
+    if grading.get("solution"):
+        cell.metadata["deletable"] = False
+    elif grading.get("grade") or grading.get("locked"):
+        cell.metadata["deletable"] = cell.metadata["editable"] = False
+    grading["cell_type"] = cell.cell_type  # nbgrader records each graded cell's type, to notice a changed one
+    if grading.get("grade") or grading.get("solution") or grading.get("locked"):
+        grading["checksum"] = _checksum(cell)
 
 
 def _check_markers(source: str, begin: str, end: str, where: str) -> None:
@@ -95,8 +141,8 @@ def _check_markers(source: str, begin: str, end: str, where: str) -> None:
 
 
 def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``notebook`` with every solution removed and every hidden test dropped; every code
-    cell from the first exercise on is tagged ``raises-exception``."""
+    """A copy of ``notebook`` with every solution removed and every hidden test dropped, locked as
+    nbgrader's release locks it; every code cell from the first exercise on is tagged ``raises-exception``."""
     result = nbformat.from_dict(notebook)
     exercise_started = False
     for index, cell in enumerate(result.cells):
@@ -111,19 +157,21 @@ def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 del cell.metadata["tags"]
         where = f"cell {grading.get('grade_id') or index}"
         _check_markers(cell.source, BEGIN, END, where)
-        _check_markers(cell.source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS", where)
+        _check_markers(cell.source, BEGIN_HIDDEN, END_HIDDEN, where)
         if grading.get("solution"):
             if cell.cell_type == "markdown":
-                cell.source = "YOUR ANSWER HERE"
+                cell.source = TEXT_STUB
+                _lock(cell)
                 continue
             if BEGIN not in cell.source or END not in cell.source:
                 raise ValueError(f"solution cell {grading.get('grade_id', '?')!r} has no {BEGIN} / {END} markers")
-            cell.source = SOLUTION.sub(lambda m: _stub(m.group(1), grading.get("grade_id", "?")), cell.source)
+            cell.source = _replace_regions(cell.source, BEGIN, END, CODE_STUB)
         if grading.get("grade"):
-            cell.source = HIDDEN.sub("", cell.source)
+            cell.source = _replace_regions(cell.source, BEGIN_HIDDEN, END_HIDDEN, None)
         if "### BEGIN" in cell.source or "### END" in cell.source:  # a marker left: never guess what it hid
             raise ValueError(f"{where}: solution or hidden-test markers in a cell nbgrader does not grade as such "
                              "(mark it with nbgrader's 'solution' or 'grade' metadata, or remove the markers)")
+        _lock(cell)
     return result
 
 

@@ -77,7 +77,7 @@ def call_student(name: str, student: Callable, args: tuple, kwargs: dict | None 
     try:
         return student(*args, **(kwargs or {}))
     except NotImplementedError as error:
-        raise CheckFailed(f"{name}: not implemented yet ({str(error) or 'the function raised NotImplementedError'})") from None
+        raise CheckFailed(f"{name}: {error}" if str(error) else f"{name}: not implemented yet (the function raised NotImplementedError)") from None
     except Exception as error:  # noqa: BLE001 - any error is the student's to see, with the input that caused it
         raise CheckFailed(f"{name}: your code raised {type(error).__name__}: {error}{_student_frame(error)}"
                           + (f"\n  on input: {where}" if where else "")) from error

@@ -54,10 +54,11 @@ def mk_mmd(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Non
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     multipliers = losses.dan_bandwidths()
 
-    def variant(x, y, *, detach=True, diagonal=False, estimator="biased", squared=True, lower=False):
+    def variant(x, y, *, detach=True, diagonal=False, whole=False, estimator="biased", squared=True, lower=False):
         pooled = torch.cat([x, y])
         d2 = torch.cdist(pooled, pooled).pow(2)
-        upper = d2[torch.triu_indices(len(pooled), len(pooled), 0 if diagonal else 1).unbind()].sort().values
+        pairs = d2.flatten() if whole else d2[torch.triu_indices(len(pooled), len(pooled), 0 if diagonal else 1).unbind()]
+        upper = pairs.sort().values
         middle = len(upper) // 2
         gamma = upper[(len(upper) - 1) // 2] if lower else upper[middle] if len(upper) % 2 else (upper[middle - 1] + upper[middle]) / 2
         gamma = gamma.detach() if detach else gamma
@@ -75,6 +76,8 @@ def mk_mmd(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Non
         for hint, options in (
             ("you used the unbiased estimator (diagonal excluded); the book's DAN uses the biased one", dict(estimator="unbiased")),
             ("the median includes the zero distances of each row to itself: take it over distinct pairs only", dict(diagonal=True)),
+            ("the median is taken over the whole distance matrix: its diagonal of zeros pulls it down (and every pair "
+             "counts twice); take it over distinct pairs only", dict(whole=True)),
             ("the kernel uses the distance, not the squared distance", dict(squared=False)),
         )
         for lower in (False, True)
@@ -154,6 +157,8 @@ def confusion(student: Callable[[torch.Tensor], torch.Tensor]) -> None:
         Mistake("that is the entropy of the prediction (−Σ p log p), not the cross-entropy to uniform (−Σ (1/D) log p)",
                 lambda z: -(F.softmax(z, 1) * F.log_softmax(z, 1)).sum(1).mean()),
         Mistake("the log of the softmax is missing: use log_softmax", lambda z: -F.softmax(z, 1).mean(1).mean()),
+        Mistake("the softmax runs over the batch (dim=0): it must run over the domains of each example (dim=1)",
+                lambda z: -F.log_softmax(z, 0).mean(1).mean()),
     ]
     run_checks("confusion", student, losses.domain_confusion, _domain_logits(), mistakes)
 
@@ -177,6 +182,8 @@ def soft_labels(student: Callable[[torch.Tensor, torch.Tensor, float], torch.Ten
         Mistake("the temperature is not applied (divide the logits by τ before the softmax)",
                 lambda z, y, t: per_class(F.softmax(z, 1), y, z.shape[1])),
         Mistake("you multiplied the logits by τ instead of dividing", lambda z, y, t: per_class(F.softmax(z * t, 1), y, z.shape[1])),
+        Mistake("the probabilities are divided by τ after the softmax: divide the logits by τ before it",
+                lambda z, y, t: per_class(F.softmax(z, 1) / t, y, z.shape[1])),
         Mistake("every row is the mean over all examples: average within each class",
                 lambda z, y, t: F.softmax(z / t, 1).mean(0, keepdim=True).expand(z.shape[1], -1)),
     ]
@@ -233,6 +240,7 @@ def scale_invariant_mse(student: Callable[[torch.Tensor, torch.Tensor], torch.Te
                 "(a bug of one popular port)", lambda a, b: (-parts(a, b)[1]).mean()),
         Mistake("only the first term: that is the plain MSE, which is not invariant to a shift", lambda a, b: parts(a, b)[0].mean()),
         Mistake("the second term is divided by k instead of k²", lambda a, b: (parts(a, b)[0] - parts(a, b)[1] * parts(a, b)[2]).mean()),
+        Mistake("the second term is added: the scale-invariant MSE subtracts (1/k²)(Σd)²", lambda a, b: (parts(a, b)[0] + parts(a, b)[1]).mean()),
         Mistake("the sums run over the whole batch instead of each example", lambda a, b: ((b - a).pow(2).mean() - (b - a).mean().pow(2))),
     ]
     run_checks("scale_invariant_mse", student, losses.scale_invariant_mse, cases, mistakes)
