@@ -31,6 +31,7 @@ def test_a_clean_site_passes(tmp_path):
     ("<pre>### BEGIN HIDDEN TESTS</pre>", "HIDDEN TESTS"),
     ('<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"></script>', "CDN"),
     ('<script defer src="../_static/scripts/fontawesome.js?digest=1"></script>', "icon script"),
+    ('<script>const THEBE_JS_URL = "x";</script><script>let a = 1;</script><script>const THEBE_JS_URL = "x";</script>', "twice"),
 ])
 def test_each_problem_is_named_with_its_page(tmp_path, page, problem):
     (line,) = check_pages.problems(_site(tmp_path, page))
