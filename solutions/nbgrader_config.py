@@ -16,7 +16,7 @@ c = get_config()  # noqa: F821 - nbgrader defines get_config when it reads this 
 c.ClearSolutions.code_stub = {"python": CODE_STUB}
 
 # How long autograde lets one cell run, in seconds (nbgrader's default is 30, and a cell that runs out is
-# graded as failed while autograde still exits 0). The slowest graded cell of the book takes about 10 s
+# graded as failed while autograde still exits 0). The slowest cell of the exercises takes about 17 s
 # on a two-core laptop; 300 leaves room for a slow or busy grading machine.
 c.Execute.timeout = 300
 

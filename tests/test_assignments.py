@@ -117,6 +117,24 @@ def test_the_book_publishes_the_current_student_version(path):
         f"{page} is not the student version of {path.relative_to(ROOT)}: run `python -m tlbook.assignments book`")
 
 
+def _squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def test_no_chapter_page_hands_out_an_exercise_solution():
+    """An exercise asks for something its chapter does not show (a variant, a generalisation, an analysis):
+    no solution, whitespace aside, lies on a chapter page whole, nor every one of its substantial lines."""
+    pages = {page: _squeezed("\n".join(cell.source for cell in nbformat.read(page, as_version=4).cells))
+             for page in BOOK.rglob("*.ipynb") if page.name != "exercises.ipynb" and "_build" not in page.parts}
+    for path in EXERCISES:
+        for cell in nbformat.read(path, as_version=4).cells:
+            for region in re.findall(rf"{BEGIN}(.*?){END}", cell.source, re.S):
+                lines = [_squeezed(line) for line in region.splitlines() if len(line.strip()) > 12 and not line.strip().startswith("#")]
+                for page, text in pages.items():
+                    copied = _squeezed(region) in text or (lines and all(line in text for line in lines))
+                    assert not copied, f"{page.relative_to(BOOK)} shows the solution of {_grading(cell)['grade_id']} ({path.parent.name})"
+
+
 def test_no_page_of_the_book_holds_a_solution():
     for page in BOOK.rglob("*.ipynb"):
         text = page.read_text()

@@ -38,6 +38,17 @@ def _mkmmd(x, y, detach=True, unbiased=False, diagonal=False, whole=False):
     return k[:n, :n].mean() + k[n:, n:].mean() - 2 * k[:n, n:].mean()
 
 
+def _l2sp_fisher(model, start, fisher, alpha, beta, head, power=1.0, half=0.5):
+    start_values = dict(start.named_parameters())
+    total = 0.0
+    for name, p in model.named_parameters():
+        if name.startswith(head):
+            total = total + beta * (p ** 2).sum()
+        else:
+            total = total + alpha * (fisher[name] ** power * (p - start_values[name]) ** 2).sum()
+    return half * total
+
+
 class _LoRA(nn.Module):
     def __init__(self, base, rank, alpha, scale=True, zero_b=True, freeze=True):
         super().__init__()
@@ -108,10 +119,16 @@ CASES = {
         (lambda x, lam: _Reverse.apply(x, lam, 1.0), "sign is not reversed"),
         (lambda x, lam: _Reverse.apply(x, 1.0, -1.0) if lam != 1.0 else grad_reverse(x, lam), "not multiplied by λ"),
         (lambda x, lam: -x, "negates x"),
+        (lambda x, lam: x.detach(), "no gradient can come back"),
     ]),
     "l2sp": (_l2sp, [
         (lambda *a: _l2sp(*a, towards_zero=True), "towards zero"),
         (lambda *a: _l2sp(*a, half=1.0), "1/2"),
+    ]),
+    "l2sp_fisher": (_l2sp_fisher, [
+        (lambda m, s, f, a, b, h: _l2sp_fisher(m, s, {k: torch.ones_like(v) for k, v in f.items()}, a, b, h), "plain L2-SP"),
+        (lambda *a: _l2sp_fisher(*a, power=2.0), "squared"),
+        (lambda *a: _l2sp_fisher(*a, half=1.0), "1/2"),
     ]),
     "lora_linear": (lambda base, r, a: _LoRA(base, r, a), [
         (lambda base, r, a: _LoRA(base, r, a, scale=False), "alpha / rank"),

@@ -4,13 +4,12 @@ One course (``solutions/nbgrader_config.py``, one assignment per chapter) is bui
 the real ``nbgrader generate_assignment`` writes the release, and ``nbgrader autograde`` grades three
 submissions per notebook in one call: the solution, the untouched release, and a submission with one
 typical wrong answer in every exercise a checker or a test grades (its experiments hold results typed
-in, which their tests cannot tell from a run). The
-scores must be full marks, zero, and exactly the wrong exercises lost; the feedback of every wrong
-answer must name the mistake.
+in, which their tests cannot tell from a run). The scores must be full marks, zero, and exactly the
+wrong exercises lost; the feedback of every wrong answer must name the mistake. The solved submission
+is also how the tests run the notebooks of ``solutions/`` end to end (nbval does not run them again).
 """
 import ast
 import html
-import os
 import re
 import shutil
 import subprocess
@@ -36,10 +35,10 @@ WRONG = {
     "ex2-pad": ("def my_pad(error):\n    return 2.0 * (1.0 - 2.0 * error)", "no better than chance"),
     "ex1-freeze": ("def freeze(module):\n    for p in module.parameters():\n        p.requires_grad_(False)\n    return module",
                    "keep frozen batch norm in eval mode"),
-    "ex2-l2sp": ("def my_l2sp(model, start, alpha, beta, head):\n    reference = dict(start.named_parameters())\n"
+    "ex2-l2sp": ("def my_l2sp_fisher(model, start, fisher, alpha, beta, head):\n    reference = dict(start.named_parameters())\n"
                  "    pull = sum(((p - reference[n]) ** 2).sum() for n, p in model.named_parameters() if not n.startswith(head))\n"
                  "    decay = sum((p ** 2).sum() for n, p in model.named_parameters() if n.startswith(head))\n"
-                 "    return alpha * pull + beta * decay", "the factor 1/2 is missing"),
+                 "    return alpha / 2 * pull + beta / 2 * decay", "the Fisher values are not applied"),
     "ex3-lora": ("class MyLoRALinear(nn.Module):\n    def __init__(self, base, rank, alpha):\n        super().__init__()\n"
                  "        self.base, self.scale = base, alpha / rank\n"
                  "        self.A = nn.Parameter(torch.randn(rank, base.in_features) / base.in_features ** 0.5)\n"
@@ -56,17 +55,14 @@ WRONG = {
                   "    kernel = sum(torch.exp(-d2 / (2 ** (e / 2) * gamma)) for e in range(-16, 17)) / 33\n    n = len(x)\n"
                   "    return kernel[:n, :n].mean() + kernel[n:, n:].mean() - 2 * kernel[:n, n:].mean()",
                   "the median is taken over the whole distance matrix"),
-    "ex1-reversal": ("class ReverseGradient(torch.autograd.Function):\n    @staticmethod\n    def forward(ctx, x, lam):\n"
-                     "        ctx.lam = lam\n        return x.view_as(x)\n\n    @staticmethod\n    def backward(ctx, grad):\n"
-                     "        return -grad, None\n\ndef my_reverse(x, lam):\n    return ReverseGradient.apply(x, lam)",
-                     "negated but not multiplied by λ"),
+    "ex1-reversal": ("def my_reverse(x, lam):\n    return x.detach() - (x - x.detach())", "negated but not multiplied by λ"),
     "ex2-confusion": ("def my_confusion(logits):\n    return -F.log_softmax(logits, dim=0).mean(1).mean()", "over the batch (dim=0)"),
     "ex3-soft-labels": ("def my_soft_labels(logits, labels, temperature):\n"
                         "    probabilities = F.softmax(logits, dim=1) / temperature\n"
                         "    return torch.stack([probabilities[labels == k].mean(0) for k in range(logits.shape[1])])",
                         "divided by τ after the softmax"),
-    "ex1-difference": ("def my_difference(shared, private):\n    hc, hp = F.normalize(shared, dim=1), F.normalize(private, dim=1)\n"
-                       "    return (hc.T @ hp).pow(2).mean()", "not centred over the batch"),
+    "ex1-difference": ("def my_difference_gram(hc, hp):\n    return ((hc @ hc.T) * (hp @ hp.T)).sum()",
+                       "you summed the squared entries"),
     "ex2-si-mse": ("def my_si_mse(reconstruction, target):\n    d = (target - reconstruction).flatten(1)\n    k = d.shape[1]\n"
                    "    return (d.pow(2).sum(1) / k + d.sum(1).pow(2) / k**2).mean()", "the second term is added"),
     "ex1-hinge": ("def my_hinge(scores, labels, margin):\n    true = scores.gather(1, labels[:, None])\n"
@@ -143,8 +139,7 @@ def test_each_solution_cell_is_followed_by_its_test(path):
 
 
 def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
-                            env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=600)
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
 
@@ -214,6 +209,9 @@ def test_autograde_gives_full_marks_zero_and_exactly_the_wrong_exercises_lost(co
     assert solved and set(solved) == set(untouched) == set(wrong)
     for test_id, (score, most, flagged) in solved.items():
         assert score == most > 0 and not flagged, f"the solution lost points on {test_id}: {score}/{most}"
+    graded = nbformat.read(course / "autograded" / "solved" / assignment / "exercises.ipynb", as_version=4)
+    errors = [f"{o.ename}: {o.evalue}" for c in graded.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"the solutions notebook does not run cleanly: {errors}"  # what nbval checked of it before
     for test_id, (score, most, _) in untouched.items():
         assert score == 0, f"the untouched release scored {score}/{most} on {test_id}"
     for test_id, (score, most, _) in wrong.items():

@@ -11,10 +11,11 @@ answer matches a typical mistake, what that mistake probably is::
 """
 from ._harness import CheckFailed
 from .losses import cmd, confusion, coral, difference, mk_mmd, mmd, scale_invariant_mse, soft_labels, zsl_hinge
-from .modules import gradient_reversal, l2sp, lora_linear
+from .modules import gradient_reversal, l2sp, l2sp_fisher, lora_linear
 
 __all__ = [
-    "CheckFailed", "cmd", "confusion", "coral", "difference", "gradient_reversal", "l2sp", "lora_linear", "mk_mmd", "mmd",
+    "CheckFailed", "cmd", "confusion", "coral", "difference", "gradient_reversal", "l2sp", "l2sp_fisher",
+    "lora_linear", "mk_mmd", "mmd",
     "scale_invariant_mse", "soft_labels", "zsl_hinge",
 ]
 

@@ -30,7 +30,7 @@ def gradient_reversal(student: Callable[[torch.Tensor, float], torch.Tensor]) ->
                 raise CheckFailed(f"gradient_reversal: wrong forward value ({where})\n  Likely mistake: {hint}")
             if not out.requires_grad:
                 raise CheckFailed(f"gradient_reversal: the output does not require grad ({where})\n  Likely mistake: "
-                                  "x was detached; return x.view_as(x) from a torch.autograd.Function's forward")
+                                  "x is detached on every path to the output, so no gradient can come back")
             (grad,) = torch.autograd.grad(out, x, upstream)
             expected = -lam * upstream
             if not torch.allclose(grad, expected):
@@ -86,6 +86,40 @@ def l2sp(student: Callable[[nn.Module, nn.Module, float, float, str], torch.Tens
                 lambda *a: variant(*a, head_to_start=True)),
     ]
     run_checks("l2sp", student, reference, cases, mistakes)
+
+
+def l2sp_fisher(student: Callable[[nn.Module, nn.Module, dict, float, float, str], torch.Tensor]) -> None:
+    """``student(model, start, fisher, alpha, beta, head)``: L2-SP-Fisher (Li et al., 2018),
+    :math:`\\frac{\\alpha}{2}\\sum_{j \\in S} F_j (w_j - w_j^0)^2 + \\frac{\\beta}{2}\\|w_{head}\\|^2`, where ``fisher``
+    maps the name of each transferred parameter (not starting with ``head``) to a tensor of its shape."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    cases = []
+    for seed, (alpha, beta) in enumerate(((0.1, 0.01), (1.0, 0.0), (0.5, 0.5))):
+        start = _small_model(seed)
+        model = copy.deepcopy(start)
+        g = torch.Generator().manual_seed(100 + seed)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.1 * torch.randn(p.shape, generator=g))
+        fisher = {n: 2 * torch.rand(p.shape, generator=g) for n, p in start.named_parameters() if not n.startswith("head")}
+        cases.append(Case(f"a 2-layer model moved away from its start, Fisher values in [0, 2), α = {alpha}, β = {beta}",
+                          (model, start, fisher, alpha, beta, "head")))
+
+    def variant(model, start, fisher, alpha, beta, head, weigh=lambda f: f, half=True):
+        ref = dict(start.named_parameters())
+        pull = sum((weigh(fisher[n]) * (p - ref[n]) ** 2).sum() for n, p in model.named_parameters() if not n.startswith(head))
+        decay = sum((p ** 2).sum() for n, p in model.named_parameters() if n.startswith(head))
+        return (0.5 if half else 1.0) * (alpha * pull + beta * decay)
+
+    mistakes = [
+        Mistake("the Fisher values are not applied: that is plain L2-SP; multiply each squared difference by its F_j",
+                lambda *a: variant(*a, weigh=lambda f: 1.0)),
+        Mistake("the Fisher values are squared: F_j weighs the squared difference as it is", lambda *a: variant(*a, weigh=lambda f: f ** 2)),
+        Mistake("the square root of the Fisher values is used: F_j weighs the squared difference as it is",
+                lambda *a: variant(*a, weigh=torch.sqrt)),
+        Mistake("the factor 1/2 is missing", lambda *a: variant(*a, half=False)),
+    ]
+    run_checks("l2sp_fisher", student, variant, cases, mistakes)
 
 
 def lora_linear(student_class: type) -> None:
