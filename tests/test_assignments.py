@@ -12,16 +12,12 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from tlbook.assignments import BEGIN, END, MAY_STOP, exercise_notebooks, student_version, write_student_versions
+from tlbook.assignments import BEGIN, END, MAY_STOP, _grading, exercise_notebooks, student_version, write_student_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = exercise_notebooks(SOLUTIONS)
-
-
-def _grading(cell):
-    return cell.metadata.get("nbgrader", {})
 
 
 def _solution_lines(notebook):

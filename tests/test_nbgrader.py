@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tlbook.assignments import exercise_notebooks, student_version
+from tlbook.assignments import _grading, exercise_notebooks, student_version
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -73,7 +73,7 @@ WRONG = {
 }
 
 
-#: experiment's grade id -> results typed in, as the solution's runs give them (the wrong submission's experiments
+#: assignment -> its experiment's results typed in, of the size the solution's runs give (the wrong submission's experiments
 #: are right, so that its score shows exactly its wrong exercises lost, without paying for the runs twice)
 TYPED_RESULTS = {
     "00_introduction": 'gap = {"synth->handwritten": (0.25, 0.94), "handwritten->handwritten-m": (0.62, 0.88)}',
@@ -84,10 +84,6 @@ TYPED_RESULTS = {
     "04_reconstruction": "final = {0.1: [(0.5, 0.10), (0.5, 0.18)], 0.0: [(0.5, 0.13), (0.5, 0.21)]}",
     "05_zero_shot": 'unseen = {"max": [0.6, 0.6], "sum": [0.6, 0.6]}',
 }
-
-
-def _grading(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
 
 
 def _solution_cells(notebook) -> list:
@@ -130,8 +126,9 @@ def test_every_assertion_a_student_can_read_says_what_was_expected(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.parent.name)
 def test_each_solution_cell_is_followed_by_its_test(path):
     """The grade ids pair each exercise with its test (``<id>`` and ``<id>-test``), which the cycle relies on."""
-    ids = [_grading(c)["grade_id"] for c in nbformat.read(path, as_version=4).cells if _grading(c)]
-    for grade_id in (_grading(c)["grade_id"] for c in _solution_cells(nbformat.read(path, as_version=4))):
+    notebook = nbformat.read(path, as_version=4)
+    ids = [_grading(c)["grade_id"] for c in notebook.cells if _grading(c)]
+    for grade_id in (_grading(c)["grade_id"] for c in _solution_cells(notebook)):
         assert f"{grade_id}-test" in ids[ids.index(grade_id):], f"{grade_id} has no test cell {grade_id}-test after it"
 
 

@@ -20,8 +20,9 @@ def _unique_scripts(app, pagename, templatename, context, doctree) -> None:
         return
     seen, unique = set(), []
     for script in scripts:
-        if _key(script) not in seen:
-            seen.add(_key(script))
+        key = _key(script)
+        if key not in seen:
+            seen.add(key)
             unique.append(script)
     context["script_files"] = unique
 

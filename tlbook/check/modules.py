@@ -53,6 +53,16 @@ def _small_model(seed: int) -> nn.Module:
     return nn.Sequential(OrderedDict(body=nn.Linear(4, 5), head=nn.Linear(5, 3)))
 
 
+def _moved_from_start(seed: int) -> tuple[nn.Module, nn.Module]:
+    """A small model after "fine-tuning" (its weights moved a little) and the copy it started from."""
+    start = _small_model(seed)
+    model = copy.deepcopy(start)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return model, start
+
+
 def l2sp(student: Callable[[nn.Module, nn.Module, float, float, str], torch.Tensor]) -> None:
     """``student(model, start, alpha, beta, head)``: :math:`\\frac{\\alpha}{2}\\|w_S - w_S^0\\|^2 +
     \\frac{\\beta}{2}\\|w_{head}\\|^2`, where ``start`` is a copy of the model before fine-tuning and
@@ -60,11 +70,7 @@ def l2sp(student: Callable[[nn.Module, nn.Module, float, float, str], torch.Tens
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     cases = []
     for seed, (alpha, beta) in enumerate(((0.1, 0.01), (1.0, 0.0), (0.0, 0.5))):
-        start = _small_model(seed)
-        model = copy.deepcopy(start)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(0.1 * torch.randn_like(p))
+        model, start = _moved_from_start(seed)
         cases.append(Case(f"a 2-layer model moved away from its start, α = {alpha}, β = {beta}", (model, start, alpha, beta, "head")))
 
     def reference(model, start, alpha, beta, head):
@@ -95,13 +101,8 @@ def l2sp_fisher(student: Callable[[nn.Module, nn.Module, dict, float, float, str
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     cases = []
     for seed, (alpha, beta) in enumerate(((0.1, 0.01), (1.0, 0.0), (0.5, 0.5))):
-        start = _small_model(seed)
-        model = copy.deepcopy(start)
-        g = torch.Generator().manual_seed(100 + seed)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(0.1 * torch.randn(p.shape, generator=g))
-        fisher = {n: 2 * torch.rand(p.shape, generator=g) for n, p in start.named_parameters() if not n.startswith("head")}
+        model, start = _moved_from_start(seed)
+        fisher = {n: 2 * torch.rand_like(p) for n, p in start.named_parameters() if not n.startswith("head")}
         cases.append(Case(f"a 2-layer model moved away from its start, Fisher values in [0, 2), α = {alpha}, β = {beta}",
                           (model, start, fisher, alpha, beta, "head")))
 
