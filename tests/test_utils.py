@@ -125,3 +125,29 @@ def test_accuracy_refuses_labels_that_would_broadcast():
         accuracy(model, x, y.float())
     with pytest.raises(ValueError, match="empty"):
         accuracy(model, x[:0], y[:0])
+
+
+def test_feature_sample_reads_the_named_layer_and_layer_maps_measure_it(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from tlbook import plot
+    from tlbook.data import load_pair
+    from tlbook.methods import SourceOnly
+    from tlbook.metrics import feature_sample, proxy_a_distance
+    from tlbook.nn import adaptation_classifier
+
+    source, target = load_pair("synth->handwritten")
+    tlbook.seed_everything(0)
+    model = SourceOnly(adaptation_classifier())
+    features, labels = feature_sample(model, source.x_test, source.y_test, n=50, layer="fc2")
+    expected = model.classifier.activations(source.x_test[:50])["fc2"]
+    assert torch.allclose(features, expected.detach()) and torch.equal(labels, source.y_test[:50])
+    assert feature_sample(model, source.x_test, source.y_test, n=50)[0].shape[1] == 64  # the bottleneck, by default
+    with pytest.raises(ValueError, match=r"unknown layer 'fc9'.*'fc2'"):
+        feature_sample(model, source.x_test, source.y_test, layer="fc9")
+    monkeypatch.setattr(plt, "show", lambda: None)
+    distances = plot.layer_maps({"untrained": model}, source, target, "logits", role="the class scores", method="pca")
+    fs, ft = (feature_sample(model, d.x_test, d.y_test, layer="logits")[0] for d in (source, target))
+    assert distances == {"untrained": proxy_a_distance(fs, ft)}
+    assert plt.gcf()._suptitle.get_text() == f"logits, the class scores: untrained (proxy A-distance {distances['untrained']:.2f})"
+    plt.close("all")

@@ -48,11 +48,20 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return (predict(model, x, batch_size) == y).sum().item() / len(y)  # an exact count over a count
 
 
-def feature_sample(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """The features ``model.classifier.features`` (or ``model.features``) of the first ``n`` examples,
-    and their labels: what the book's feature maps draw."""
-    features = getattr(getattr(model, "classifier", model), "features")
-    return extract(features, model, x[:n]), y[:n]
+def feature_sample(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n: int = 500,
+                   layer: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The features of the first ``n`` examples, and their labels: what the book's feature maps draw.
+
+    By default the head's input (``model.classifier.features``, or ``model.features``); with ``layer``,
+    that named layer of the classifier's ``activations`` (e.g. ``"fc2"``, the layer DDC aligns).
+    """
+    network = getattr(model, "classifier", model)
+    if layer is None:
+        return extract(network.features, model, x[:n]), y[:n]
+    names = list(network.activations(x[:1]).keys()) if hasattr(network, "activations") else []
+    if layer not in names:
+        raise ValueError(f"unknown layer {layer!r}; this network's named layers are {names}")
+    return extract(lambda chunk: network.activations(chunk)[layer], model, x[:n]), y[:n]
 
 
 def accuracy_by_bins(model: nn.Module, x: torch.Tensor, y: torch.Tensor, value: torch.Tensor,

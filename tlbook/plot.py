@@ -11,7 +11,7 @@ from .data import Domain
 from .train import History
 
 __all__ = ["BOOK_STYLE", "BOOK_WIDTH", "domain_grid", "image_rows", "training_curves", "embed_2d", "feature_map",
-           "use_book_style"]
+           "layer_maps", "use_book_style"]
 
 #: The book's text column is about 784 px wide; at 100 dpi a figure this wide (inches) is shown unscaled.
 BOOK_WIDTH = 7.8
@@ -130,3 +130,24 @@ def feature_map(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def layer_maps(models: dict[str, torch.nn.Module], source: Domain, target: Domain, layer: str,
+               role: str = "", method: str = "tsne", seed: int = 0) -> dict[str, float]:
+    """One feature map per model (test images of both domains; t-SNE, or ``method="pca"``) of one named
+    ``layer`` (``role`` says why it is drawn, e.g. "the layer DDC aligns"), titled with the proxy
+    A-distance between the domains there; returns those distances.
+
+    The proxy A-distance (0: a linear classifier cannot tell the domains apart, 2: it always can) puts a
+    number on what the left panels show.
+    """
+    from .metrics import feature_sample, proxy_a_distance
+
+    distances = {}
+    for name, model in models.items():
+        features = [feature_sample(model, d.x_test, d.y_test, layer=layer) for d in (source, target)]
+        distances[name] = proxy_a_distance(features[0][0], features[1][0], seed)
+        feature_map(*features, method=method, seed=seed,
+                    title=f"{layer}{', ' + role if role else ''}: {name} (proxy A-distance {distances[name]:.2f})")
+        plt.show()
+    return distances
