@@ -98,6 +98,17 @@ def test_one_real_cell_runs_end_to_end(tmp_path):
     (cell,) = cells
     assert 0.0 <= cell.target_test <= 1.0 and 0.0 <= cell.pad <= 2.0 and cell.steps == 20
     assert cell.oracle_best_target >= cell.target_test
+    steps, accuracy = cell.curve()  # ten evaluations, the last one the cell's own number, read back from the file
+    assert steps == list(range(2, 21, 2)) and accuracy[-1] == pytest.approx(cell.target_test, abs=5e-5)
+    assert read_cells(tmp_path / "c.csv") == cells
+
+
+def test_a_results_file_written_before_the_curve_column_reads_with_no_curve(tmp_path):
+    path = tmp_path / "old.csv"
+    path.write_text("method,pair,seed,steps,target_test,source_test,oracle_best_target,pad,seconds,device,batch_size\n"
+                    "dan,p,0,300,0.6,0.9,0.61,1.0,6.0,cpu,64\n")
+    (cell,) = read_cells(path)
+    assert cell.target_curve == "" and cell.curve() == ([], [])
 
 
 # --- proxy A-distance ---

@@ -58,6 +58,12 @@ class Cell:
     seconds: float
     device: str
     batch_size: int = 64  # files written before this column existed used each pair's recipe, 64 for every pair
+    target_curve: str = ""  # "step:accuracy ..." of the ten target-test evaluations, to draw (never to select); "" in older files
+
+    def curve(self) -> tuple[list[int], list[float]]:
+        """The steps and target-test accuracies of ``target_curve`` (two empty lists where it was not stored)."""
+        points = [point.split(":") for point in self.target_curve.split()]
+        return [int(step) for step, _ in points], [float(value) for _, value in points]
 
 
 def _recipe(pair: str, steps: int | None, batch_size: int | None) -> dict:
@@ -219,8 +225,9 @@ def _measure(name: str, method: Method, history, pair: str, seed: int, steps: in
     if measure_pad:
         features = [extract(method.classifier.features, method, d.x_test) for d in (source, target)]
         pad = proxy_a_distance(*features, seed=seed)
+    curve = " ".join(f"{step}:{value:.4f}" for step, value in zip(history.eval_steps, history.evals["target test"]))
     return Cell(name, pair, seed, steps, history.final("target test"), history.final("source test"),
-                max(history.evals["target test"]), pad, seconds, str(source.device), batch_size)
+                max(history.evals["target test"]), pad, seconds, str(source.device), batch_size, curve)
 
 
 def run_benchmark(methods: Sequence[str], pairs: Sequence[str], seeds: Sequence[int], results: str | Path, *,
