@@ -44,7 +44,7 @@ __all__ = ["CODE_STUB", "exercise_notebooks", "holds_solutions", "student_versio
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 MAY_STOP = "raises-exception"  # nbclient and nbval let a cell with this tag raise
-CODE_STUB = '# YOUR CODE HERE\nraise NotImplementedError("this exercise is not solved yet: replace these two lines with your code")'
+CODE_STUB = '# YOUR CODE HERE\nraise NotImplementedError("not solved yet: replace these two lines with your code")'
 TEXT_STUB = "YOUR ANSWER HERE"
 
 
