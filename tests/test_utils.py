@@ -134,7 +134,7 @@ def test_feature_sample_reads_the_named_layer_and_layer_maps_measure_it(monkeypa
     from tlbook.data import load_pair
     from tlbook.methods import SourceOnly
     from tlbook.metrics import feature_sample, proxy_a_distance
-    from tlbook.nn import adaptation_classifier
+    from tlbook.nn import MLP, Classifier, adaptation_classifier
 
     source, target = load_pair("synth->handwritten")
     tlbook.seed_everything(0)
@@ -145,6 +145,10 @@ def test_feature_sample_reads_the_named_layer_and_layer_maps_measure_it(monkeypa
     assert feature_sample(model, source.x_test, source.y_test, n=50)[0].shape[1] == 64  # the bottleneck, by default
     with pytest.raises(ValueError, match=r"unknown layer 'fc9'.*'fc2'"):
         feature_sample(model, source.x_test, source.y_test, layer="fc9")
+    normed = SourceOnly(Classifier(MLP(768, (32,)), 10, bottleneck=16, hidden=(), batch_norm=True)).train()
+    before = {k: v.clone() for k, v in normed.state_dict().items()}
+    feature_sample(normed, source.x_test.flatten(1), source.y_test, n=8, layer="bottleneck")  # a trained model is in train mode
+    assert normed.training and all(torch.equal(v, before[k]) for k, v in normed.state_dict().items()), "the model was changed"
     monkeypatch.setattr(plt, "show", lambda: None)
     distances = plot.layer_maps({"untrained": model}, source, target, "logits", role="the class scores", method="pca")
     fs, ft = (feature_sample(model, d.x_test, d.y_test, layer="logits")[0] for d in (source, target))

@@ -58,7 +58,7 @@ def feature_sample(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n: int = 
     network = getattr(model, "classifier", model)
     if layer is None:
         return extract(network.features, model, x[:n]), y[:n]
-    names = list(network.activations(x[:1]).keys()) if hasattr(network, "activations") else []
+    names = ["backbone", *network.layers._modules] if hasattr(network, "activations") else []  # no forward pass
     if layer not in names:
         raise ValueError(f"unknown layer {layer!r}; this network's named layers are {names}")
     return extract(lambda chunk: network.activations(chunk)[layer], model, x[:n]), y[:n]
