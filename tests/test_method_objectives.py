@@ -103,16 +103,20 @@ def test_sdt_objective_adds_labelled_target_confusion_and_soft_labels():
     soft = class_soft_labels(torch.randn(200, 10) * 4, torch.arange(200) % 10, 2.0)
     labelled = (torch.rand(20, 3, 16, 16, dtype=torch.float64), torch.arange(20) % 10)
     method = SDT(small_digit_classifier(), labelled, soft, batch_size=8).double()
+    xl, yl = labelled[0][:8], labelled[1][:8]
     drawn = method.labelled.state_dict()
-    total, _ = method.loss((xs, ys), (xt, None), progress=0.5)
-    method.labelled.load_state_dict(drawn)  # the labelled batch the loss drew
-    xl, yl = next(method.labelled)
+    total, _ = method.loss((xs, ys), (xt, None), progress=0.5, labelled=(xl, yl))
+    after = method.labelled.state_dict()
+    assert after["position"] == drawn["position"] and torch.equal(after["generator"], drawn["generator"]), \
+        "the loss must not draw from the training sampler"
     h = method.classifier.activations(torch.cat([xs, xl, xt]))
     z = h["logits"]
     confusion = -F.log_softmax(method.discriminator(h["fc2"]), 1).mean(1).mean()
     soft_term = -(method.soft_labels[yl] * F.log_softmax(z[N:N + 8] / 2.0, 1)).sum(1).mean()
     by_hand = F.cross_entropy(z[:N], ys) + F.cross_entropy(z[N:N + 8], yl) + 0.01 * confusion + 0.1 * soft_term
     torch.testing.assert_close(total, by_hand)
+    every, _ = method.loss((xs, ys), (xt, None), progress=0.5)  # by default, on all the labelled examples
+    torch.testing.assert_close(every, method.loss((xs, ys), (xt, None), progress=0.5, labelled=labelled)[0])
 
 
 def test_pixelda_generator_loss_is_adversarial_plus_masked_content_plus_task():

@@ -3,26 +3,13 @@ import pytest
 import torch
 
 import tlbook
-from tlbook.data import Domain
 from tlbook.methods import CMD, DAN, DDC, DeepCORAL, SourceOnly
 from tlbook.nn import MLP, Classifier, toy_classifier
 
-
-def _blobs(n, seed, nuisance_scale):
-    """Class in dimension 0; seven nuisance dimensions that the target scales and offsets."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.randint(0, 2, (n,), generator=g)
-    x = torch.randn(n, 8, generator=g)
-    x[:, 0] += 2.0 * (2 * y - 1)
-    x[:, 1:] = x[:, 1:] * nuisance_scale + (nuisance_scale - 1.0)
-    return x, y
+from toy import blob_domain
 
 
-def _domain(name, nuisance_scale, seed):
-    return Domain(name, "toy", *_blobs(400, seed, nuisance_scale), *_blobs(400, seed + 100, nuisance_scale), 2)
-
-
-SOURCE, TARGET = _domain("clean", 1.0, 0), _domain("noisy", 3.0, 1)
+SOURCE, TARGET = blob_domain("clean", 1.0, 0.0, 0), blob_domain("noisy", 3.0, 2.0, 1)
 
 
 def _classifier(activation="relu"):

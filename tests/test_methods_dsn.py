@@ -37,8 +37,8 @@ def test_decode_gives_full_shared_and_private_reconstructions():
 def test_dsn_needs_a_bottleneck_and_valid_settings():
     with pytest.raises(ValueError, match="bottleneck"):
         DSN(digit_classifier(image_size=8, num_classes=4), (3, 8, 8))
-    with pytest.raises(ValueError, match="similarity"):
-        DSN(_classifier(), (3, 8, 8), similarity="coral")
+    with pytest.raises(TypeError, match="similarity"):
+        DSN(_classifier(), (3, 8, 8), similarity="mmd")  # the old string switch: a function is expected
     with pytest.raises(ValueError, match="warmup"):
         DSN(_classifier(), (3, 8, 8), warmup=1.0)
 
@@ -62,7 +62,7 @@ def test_dsn_beats_source_only_on_a_small_shift():
     at 300 steps for a test: it beats source-only on some seeds and ties on others.)"""
     for seed in (0, 1, 2):
         accuracies = []
-        for make in (lambda: SourceOnly(_classifier()), lambda: DSN(_classifier(), (3, 8, 8), similarity="mmd")):
+        for make in (lambda: SourceOnly(_classifier()), lambda: DSN(_classifier(), (3, 8, 8), similarity=tlbook.losses.mk_mmd)):
             tlbook.seed_everything(seed)
             history = tlbook.fit(make(), SOURCE, TARGET, steps=300, batch_size=32, optimizer="adam", lr=3e-3,
                                  seed=seed, progress_bar=False, eval_every=300)

@@ -4,6 +4,7 @@ Each test is an example of a class of problem (files trusted blindly, resumes ig
 NaN passing silently, wrong numbers from mismatched inputs, checkers tripped by students' mistakes);
 the fix is one mechanism per class, named in the test's docstring."""
 import dataclasses
+import functools
 import math
 import os
 import warnings
@@ -28,15 +29,15 @@ from tlbook.nn import toy_classifier
 from tlbook.train import NonFiniteLoss
 from tlbook.zsl import eszsl_fit
 
+from toy import quick_fit
+
 
 @pytest.fixture(scope="module")
 def moons():
     return load_domain("moons", cache=False), load_domain("moons-rotated", cache=False)
 
 
-def _fit(method, source, target, **kwargs):
-    options = dict(steps=10, batch_size=32, lr=0.05, progress_bar=False, seed=0)
-    return tlbook.fit(method, source, target, **{**options, **kwargs})
+_fit = functools.partial(quick_fit, steps=10)
 
 
 # ---------------------------------------------------------------- 1. files: tlbook.files (checksummed, weights_only)

@@ -9,6 +9,8 @@ from tlbook.benchmark.__main__ import main
 from tlbook.methods import DANN, SourceOnly
 from tlbook.nn import toy_classifier
 
+from toy import method_classes
+
 
 @pytest.mark.parametrize("name", list(METHODS))
 def test_every_registered_method_trains_one_benchmark_cell(name):
@@ -114,17 +116,6 @@ def test_every_configuration_of_the_stored_study_trains_a_step(config):
     assert baseline is None or study.configs[baseline].baseline is None  # a baseline is never itself adapted
 
 
-def _method_classes(cls=None) -> set[type]:
-    import tlbook.finetune, tlbook.methods, tlbook.zsl  # noqa: F401  (every package that defines methods)
-    from tlbook.methods import Method
-
-    found = set()
-    for sub in (cls or Method).__subclasses__():
-        if sub.__module__.startswith("tlbook."):
-            found |= {sub} | _method_classes(sub)
-    return found
-
-
 def test_every_method_class_is_built_by_the_benchmark_or_a_study_or_says_why_not():
     from tlbook.benchmark import OUTSIDE_THE_BENCHMARK
     from tlbook.benchmark.registry import make_method
@@ -133,10 +124,10 @@ def test_every_method_class_is_built_by_the_benchmark_or_a_study_or_says_why_not
     source, target = load_pair("synth->handwritten")
     built = {type(make_method(name, source, target, steps=1)) for name in METHODS}
     built |= {type(config.make()) for study in STUDIES.values() for config in study.configs.values()}
-    missing = sorted(c.__name__ for c in _method_classes() if c not in built and c.__name__ not in OUTSIDE_THE_BENCHMARK)
+    missing = sorted(c.__name__ for c in method_classes() if c not in built and c.__name__ not in OUTSIDE_THE_BENCHMARK)
     assert not missing, (f"Method classes neither the benchmark (tlbook/benchmark/registry.py) nor a study builds: {missing}; "
                          "register them, or say in OUTSIDE_THE_BENCHMARK why they are not benchmarked")
-    assert set(OUTSIDE_THE_BENCHMARK) <= {c.__name__ for c in _method_classes()}, "OUTSIDE_THE_BENCHMARK names a class that is gone"
+    assert set(OUTSIDE_THE_BENCHMARK) <= {c.__name__ for c in method_classes()}, "OUTSIDE_THE_BENCHMARK names a class that is gone"
 
 
 @pytest.mark.parametrize("name", list(METHODS))

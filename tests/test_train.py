@@ -9,6 +9,7 @@ from tlbook.nn import digit_classifier, toy_classifier
 from tlbook.schedules import dann_lambda, dann_lr
 
 from interruption import Interrupted, stop_after
+from toy import quick_fit
 
 
 @pytest.fixture(scope="module")
@@ -16,9 +17,7 @@ def moons():
     return load_pair("moons->moons-rotated")
 
 
-def _fit(method, source, target, **kwargs):
-    options = dict(steps=30, batch_size=32, lr=0.05, progress_bar=False, seed=0)
-    return tlbook.fit(method, source, target, **{**options, **kwargs})
+_fit = quick_fit
 
 
 def _weights(method):

@@ -1,6 +1,6 @@
 """One training loop for every method: step-based schedules, logging, evaluation, checkpoints.
 
-``fit`` is the loop; ``_Run`` holds what changes from step to step (and what a checkpoint saves: the
+``fit`` sets a run up; ``_Run`` holds what changes from step to step (and what a checkpoint saves: the
 weights, the optimisers, both samplers' positions, the method's own training state, every random generator
 and the history, with the run's ``Settings``). Under ``torchrun`` (``distributed=None`` or ``True``)
 ``batch_size`` is per process; logged terms and accuracies are averaged over the processes; rank 0 writes
@@ -160,6 +160,35 @@ class _Run:
             for group in opt.param_groups:
                 group.setdefault("base_lr", group["lr"])
 
+    def train(self, lr_schedule: Callable[[float], float] | None, eval_sets: dict, checkpoint: Path | None,
+              checkpoint_every: int, callback: Callable | None, progress_bar: bool) -> None:
+        """The loop: from the first step not yet taken to the last, logging, evaluating and saving on schedule."""
+        steps, parallel = self.settings.steps, self.parallel
+        self.method.train()
+        clock = time.perf_counter() - self.history.seconds
+        bar = tqdm(range(self.start, steps), initial=self.start, total=steps, desc=type(self.method).__name__,
+                   mininterval=1.0, disable=not progress_bar or (parallel is not None and parallel.rank != 0))
+        try:
+            for step in bar:
+                self.step(step, lr_schedule)
+                done = step + 1
+                if done % self.settings.log_every == 0 or done == steps:
+                    self.log(done)
+                    bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in self.history.terms.items()}, refresh=False)
+                if done % self.settings.eval_every == 0 or done == steps:
+                    self.evaluate(done, eval_sets)
+                self.history.seconds = time.perf_counter() - clock
+                if checkpoint is not None and (done % checkpoint_every == 0 or done == steps):
+                    self.save(checkpoint, done)
+                if callback is not None:
+                    callback(done, self.method, self.history)
+        finally:
+            bar.close()
+            if parallel:
+                parallel.close()  # the optimisers no longer wait for the other ranks
+        if parallel:
+            parallel.sync_buffers()  # every rank returns rank 0's batch-norm statistics: the same model
+
     def step(self, step: int, lr_schedule: Callable[[float], float] | None) -> None:
         """One update at ``progress = step / steps``: the learning rate, a batch of each domain, the method's step."""
         progress = step / self.settings.steps
@@ -265,7 +294,7 @@ def fit(
     if target is not None:
         check_same_shape(source, target)
     method.to(source.device)
-    method.autocast = _autocast(source.device, amp)
+    method.autocast = _autocast(source.device, amp)  # read by the method's mixed_precision()
     make = make_optimizer(optimizer, lr, momentum, weight_decay) if isinstance(optimizer, str) else optimizer
     optimizers = method.configure_optimizers(make)
     parallel = _data_parallel(method, optimizers, distributed, source.device)
@@ -274,36 +303,11 @@ def fit(
                         _name(lr_schedule), int(eval_every or max(1, steps // 10)), int(log_every or max(1, steps // 100)),
                         int(seed), bool(amp), parallel.size if parallel else 1)
     run = _Run(method, optimizers, _samplers(method, source, target, batch_size, seed, parallel), parallel, settings)
-    eval_sets = _default_eval_sets(method, source, target) if eval_sets is None else eval_sets
-    checkpoint = Path(checkpoint) if checkpoint is not None else None
-    checkpoint_every = checkpoint_every or settings.eval_every
-    if checkpoint is not None and checkpoint.exists():
-        run.resume(checkpoint)
-
-    method.train()
-    clock = time.perf_counter() - run.history.seconds
-    bar = tqdm(range(run.start, steps), initial=run.start, total=steps, desc=type(method).__name__, mininterval=1.0,
-               disable=not progress_bar or (parallel is not None and parallel.rank != 0))
-    try:
-        for step in bar:
-            run.step(step, lr_schedule)
-            done = step + 1
-            if done % settings.log_every == 0 or done == steps:
-                run.log(done)
-                bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in run.history.terms.items()}, refresh=False)
-            if done % settings.eval_every == 0 or done == steps:
-                run.evaluate(done, eval_sets)
-            run.history.seconds = time.perf_counter() - clock
-            if checkpoint is not None and (done % checkpoint_every == 0 or done == steps):
-                run.save(checkpoint, done)
-            if callback is not None:
-                callback(done, method, run.history)
-    finally:
-        bar.close()
-        if parallel:
-            parallel.close()  # the optimisers no longer wait for the other ranks
-    if parallel:
-        parallel.sync_buffers()  # every rank returns rank 0's batch-norm statistics: the same model
+    if checkpoint is not None and Path(checkpoint).exists():
+        run.resume(Path(checkpoint))
+    run.train(lr_schedule, _default_eval_sets(method, source, target) if eval_sets is None else eval_sets,
+              Path(checkpoint) if checkpoint is not None else None, checkpoint_every or settings.eval_every,
+              callback, progress_bar)
     return run.history
 
 

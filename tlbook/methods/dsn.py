@@ -13,8 +13,8 @@ decoder rebuilds the image from both, :math:`\hat x = D(h_c + h_p)`:
 - :math:`\mathcal{L}_{recon}`: scale-invariant MSE of :math:`\hat x` for both domains;
 - :math:`\mathcal{L}_{difference}`: soft orthogonality of shared and private codes, per domain, so
   the private code cannot simply copy the shared one;
-- :math:`\mathcal{L}_{similarity}`: DANN's domain loss through a gradient reversal, or MMD, on the
-  shared codes.
+- :math:`\mathcal{L}_{similarity}`: DANN's domain loss through a gradient reversal, or a discrepancy
+  such as MMD, on the shared codes.
 
 Without the reconstruction, a shared encoder that must fool a domain classifier may discard target
 information; with it, what is removed from the shared code has to go into the private one.
@@ -26,15 +26,12 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..losses import difference_loss, mk_mmd, scale_invariant_mse
+from ..losses import difference_loss, scale_invariant_mse
 from ..nn import Classifier, CodeEncoder, DomainAdversarialLoss, DomainDiscriminator, SharedDecoder
 from ..schedules import dann_lambda
 from .base import Batch, Method
 
 __all__ = ["DSN"]
-
-SIMILARITIES = ("dann", "mmd")
-
 
 class DSN(Method):
     """DSN on the shared loop. ``classifier`` must have a bottleneck: its output is the shared code.
@@ -42,29 +39,33 @@ class DSN(Method):
     - ``image_shape``: (channels, height, width) of the domains, to size the private encoders and decoder.
     - ``recon_weight`` α = 0.1, ``difference_weight`` β = 0.05, ``similarity_weight`` γ = 0.25: inside the
       paper's ranges (α 0.01–0.15, β 0.05–0.075, γ 0.25–0.3).
-    - ``similarity``: ``"dann"`` (gradient reversal into a domain classifier, the reversal coefficient
-      ramped like DANN's over the adaptation phase) or ``"mmd"`` (multi-kernel MMD).
+    - ``similarity``: ``None`` for the paper's adversarial similarity (gradient reversal into a domain
+      classifier, the reversal coefficient ramped like DANN's over the adaptation phase), or a discrepancy
+      ``f(h_s, h_t) -> loss`` on the shared codes, as ``Discrepancy`` takes one (``tlbook.losses.mk_mmd``
+      for the paper's MMD variant).
     - ``reconstruction``: the reconstruction loss ``f(rebuilt, images)``; the paper's scale-invariant MSE
       by default (``torch.nn.functional.mse_loss`` for the plain one).
     - ``warmup``: fraction of training in which the features learn from the task loss alone (the paper
-      switches the adaptation losses on after a source-only phase): reconstruction, difference and MMD
-      similarity are multiplied by 0 until then; with DANN similarity the domain classifier already
+      switches the adaptation losses on after a source-only phase): reconstruction, difference and a discrepancy
+      similarity are multiplied by 0 until then; with the adversarial similarity the domain classifier already
       learns, but the reversal passes no gradient to the features (its coefficient is 0).
 
-    Logged: ``classification``, ``reconstruction``, ``difference``, ``similarity`` and, with DANN
+    Logged: ``classification``, ``reconstruction``, ``difference``, ``similarity`` and, with the adversarial
     similarity, ``domain accuracy``. ``decode(x, domain)`` returns the full, shared-only and
     private-only reconstructions for the book's figures.
     """
 
     def __init__(self, classifier: Classifier, image_shape: tuple[int, int, int], *, recon_weight: float = 0.1,
-                 difference_weight: float = 0.05, similarity_weight: float = 0.25, similarity: str = "dann",
+                 difference_weight: float = 0.05, similarity_weight: float = 0.25,
+                 similarity: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
                  warmup: float = 0.1, private_widths: tuple[int, int] = (8, 16),
                  reconstruction: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = scale_invariant_mse):
         super().__init__(classifier)
         if "bottleneck" not in classifier.layer_names:
             raise ValueError("DSN reads the shared code from the classifier's bottleneck: build it with bottleneck=...")
-        if similarity not in SIMILARITIES:
-            raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
+        if similarity is not None and not callable(similarity):
+            raise TypeError("similarity must be None (the adversarial similarity) or a function f(h_s, h_t) -> loss "
+                            f"such as tlbook.losses.mk_mmd, got {similarity!r}")
         if min(recon_weight, difference_weight, similarity_weight) < 0:
             raise ValueError("loss weights must be non-negative")
         if not 0.0 <= warmup < 1.0:
@@ -74,7 +75,7 @@ class DSN(Method):
         self.private_source = CodeEncoder(channels, size, code, private_widths)
         self.private_target = CodeEncoder(channels, size, code, private_widths)
         self.decoder = SharedDecoder(code, channels, size)
-        self.adversary = DomainAdversarialLoss(DomainDiscriminator(code, (100,))) if similarity == "dann" else None
+        self.adversary = DomainAdversarialLoss(DomainDiscriminator(code, (100,))) if similarity is None else None
         self.reconstruction = reconstruction
         self.recon_weight, self.difference_weight, self.similarity_weight = recon_weight, difference_weight, similarity_weight
         self.similarity, self.warmup = similarity, warmup
@@ -101,13 +102,13 @@ class DSN(Method):
         terms = {"classification": classification.detach(), "reconstruction": reconstruction.detach(),
                  "difference": difference.detach()}
         on = 1.0 if progress >= self.warmup else 0.0
-        if self.similarity == "dann":
+        if self.similarity is None:
             # the domain classifier always learns; the features feel it only once the reversal is on
             coefficient = dann_lambda((progress - self.warmup) / (1 - self.warmup)) if on else 0.0
             similarity, terms["domain accuracy"] = self.adversary(hs, ht, coefficient)
             similarity_weight = self.similarity_weight
         else:
-            similarity = mk_mmd(hs, ht)
+            similarity = self.similarity(hs, ht)
             similarity_weight = on * self.similarity_weight
         terms["similarity"] = similarity.detach()
         adaptation = self.recon_weight * reconstruction + self.difference_weight * difference

@@ -87,38 +87,34 @@ class PixelDA(Method):
     def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The three players' losses at the current parameters, summed (the logged ``loss``). Training
         does not minimise this sum: ``training_step`` updates D, then G against the updated D, then T."""
-        (xs, ys), (xt, _) = source, target
-        if xt is None:
-            raise ValueError("PixelDA needs target images: pass a target domain to fit")
-        fake = self.generator(xs)
-        d_loss, d_accuracy = self.discriminator_loss(xt, fake.detach())
-        g_loss, g_terms = self.generator_loss(fake, xs, ys)
-        task = self.task_loss(xs, fake.detach(), ys)
-        return d_loss + g_loss + task, {"D": d_loss.detach(), "D accuracy": d_accuracy, **g_terms, "task": task.detach()}
+        played = list(self._rounds(source, target))
+        return sum(loss for loss, _ in played), {k: v for _, terms in played for k, v in terms.items()}
 
     def training_step(self, source: Batch, target: Batch, progress: float, optimizers) -> dict[str, torch.Tensor]:
-        d_opt, g_opt, t_opt = optimizers
+        total, terms = 0.0, {}
+        for optimizer, (loss, logged) in zip(optimizers, self._rounds(source, target)):  # D, G, T
+            optimizer.zero_grad(set_to_none=True)  # T's also drops what G's task term left on it
+            loss.backward()
+            optimizer.step()  # before the next player's loss is computed: G plays against the updated D
+            total, terms = total + loss.detach(), {**terms, **logged}
+        return {"loss": total, **terms}
+
+    def _rounds(self, source: Batch, target: Batch):
+        """D's loss, then G's, then T's, each with its logged terms. A generator: the next player's loss is
+        computed only when asked for, after ``training_step`` has updated the previous player."""
         (xs, ys), (xt, _) = source, target
         if xt is None:
             raise ValueError("PixelDA needs target images: pass a target domain to fit")
         with self.mixed_precision():
             fake = self.generator(xs)
-            d_loss, d_accuracy = self.discriminator_loss(xt, fake.detach())  # 1. D
-        d_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        d_opt.step()
+            d_loss, d_accuracy = self.discriminator_loss(xt, fake.detach())
+        yield d_loss, {"D": d_loss.detach(), "D accuracy": d_accuracy}
         with self.mixed_precision():
-            g_loss, g_terms = self.generator_loss(fake, xs, ys)  # 2. G, against the updated D
-        g_opt.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_opt.step()
+            g_loss, g_terms = self.generator_loss(fake, xs, ys)
+        yield g_loss, g_terms
         with self.mixed_precision():
-            task = self.task_loss(xs, fake.detach(), ys)  # 3. T
-        t_opt.zero_grad(set_to_none=True)  # also drops what G's task term left on T
-        task.backward()
-        t_opt.step()
-        return {"loss": (d_loss + g_loss + task).detach(), "D": d_loss.detach(), "D accuracy": d_accuracy,
-                **g_terms, "task": task.detach()}
+            task = self.task_loss(xs, fake.detach(), ys)
+        yield task, {"task": task.detach()}
 
     def render(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """``G(x, z)`` in eval mode, detached: what the generator makes of ``x``."""

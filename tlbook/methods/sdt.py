@@ -78,18 +78,19 @@ class SDT(Method):
         network = [p for name, p in self.named_parameters() if not name.startswith("discriminator.")]
         return [make(self.discriminator.parameters()), make(network)]
 
-    def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The network's objective (the domain classifier's update is in ``training_step``)."""
-        total, terms, _ = self._network_objective(source, target)
+    def loss(self, source: Batch, target: Batch, progress: float,
+             labelled: Batch | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The network's objective on a batch of the labelled target examples (all of them by default;
+        training draws a batch of them each step). The domain classifier's update is in ``training_step``."""
+        total, terms, _ = self._network_objective(source, target, labelled or (self.labelled.x, self.labelled.y))
         return total, terms
 
-    def _network_objective(self, source: Batch, target: Batch):
+    def _network_objective(self, source: Batch, target: Batch, labelled: Batch):
         """The network's objective, its logged terms, and the (detached) source and target features
         on which the domain classifier then trains."""
-        (xs, ys), (xt, _) = source, target
+        (xs, ys), (xt, _), (xl, yl) = source, target, labelled
         if xt is None:
             raise ValueError("SDT needs unlabelled target batches: pass a target domain to fit")
-        xl, yl = next(self.labelled)
         acts = self.classifier.activations(torch.cat([xs, xl, xt]))
         ns, nl = len(xs), len(xl)
         logits = acts["logits"]
@@ -105,7 +106,7 @@ class SDT(Method):
         discriminator_opt, network_opt = optimizers
         # 1. the network moves its features towards a uniform domain prediction ...
         with self.mixed_precision():
-            total, terms, (fs, ft) = self._network_objective(source, target)
+            total, terms, (fs, ft) = self._network_objective(source, target, next(self.labelled))
         network_opt.zero_grad(set_to_none=True)
         total.backward()
         network_opt.step()
