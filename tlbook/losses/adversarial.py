@@ -28,11 +28,16 @@ def _check_labels(labels: torch.Tensor, n: int, classes: int, name: str) -> None
         raise ValueError(f"{name}: labels must lie in [0, {classes}), got values in [{int(labels.min())}, {int(labels.max())}]")
 
 
-def domain_classification(source_logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:
+def domain_classification(source_logits: torch.Tensor, target_logits: torch.Tensor,
+                          weights: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     r"""Cross-entropy of a domain classifier that labels source 0 and target 1, averaged
     over all :math:`n_s + n_t` examples (the discriminator's loss in DANN and SDT):
 
     .. math:: -\frac{1}{n_s+n_t}\Big(\sum_{i \in S} \log p_i(0) + \sum_{j \in T} \log p_j(1)\Big)
+
+    ``weights``: ``(source_weights, target_weights)``, one non-negative weight per example (CDAN+E's
+    ``entropy_weights``). Each domain's weights are rescaled to average 1 within that domain, as CDAN's
+    authors normalise them, and multiply its terms: equal weights give the unweighted loss.
     """
     _check_logits(source_logits, "domain_classification")
     _check_logits(target_logits, "domain_classification")
@@ -42,9 +47,31 @@ def domain_classification(source_logits: torch.Tensor, target_logits: torch.Tens
     logits = torch.cat([source_logits, target_logits])
     domain = torch.cat([torch.zeros(len(source_logits), dtype=torch.int64, device=logits.device),
                         torch.ones(len(target_logits), dtype=torch.int64, device=logits.device)])
+    reduction = "mean" if weights is None else "none"
     if logits.ndim == 1:
-        return F.binary_cross_entropy_with_logits(logits, domain.to(logits.dtype))
-    return F.cross_entropy(logits, domain)
+        losses = F.binary_cross_entropy_with_logits(logits, domain.to(logits.dtype), reduction=reduction)
+    else:
+        losses = F.cross_entropy(logits, domain, reduction=reduction)
+    if weights is None:
+        return losses
+    return (losses * _normalised(weights, len(source_logits), len(target_logits)).to(losses)).mean()
+
+
+def _normalised(weights: tuple[torch.Tensor, torch.Tensor], n_source: int, n_target: int) -> torch.Tensor:
+    """Both domains' weights, each rescaled to average 1, as one detached column of ``n_s + n_t`` rows."""
+    if not isinstance(weights, (tuple, list)) or len(weights) != 2:
+        raise TypeError("domain_classification: weights must be a pair (source_weights, target_weights)")
+    rescaled = []
+    for name, w, n in (("source", weights[0], n_source), ("target", weights[1], n_target)):
+        if not isinstance(w, torch.Tensor) or not w.is_floating_point() or w.shape != (n,):
+            raise ValueError(f"domain_classification: {name} weights must be a floating tensor of shape ({n},), got "
+                             f"{getattr(w, 'dtype', type(w).__name__)} of shape {tuple(getattr(w, 'shape', ()))}")
+        w = w.detach()
+        total = w.sum()
+        if not torch.isfinite(total) or total <= 0 or (w < 0).any():
+            raise ValueError(f"domain_classification: {name} weights must be finite, non-negative and not all zero")
+        rescaled.append(w * (n / total))
+    return torch.cat(rescaled)
 
 
 def domain_accuracy(source_logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,5 @@
-r"""Adversarial adaptation with a gradient reversal: DANN (Ganin et al., JMLR 2016).
+r"""Adversarial adaptation with a gradient reversal: DANN (Ganin et al., JMLR 2016) and its conditional
+version, CDAN (Long et al., NeurIPS 2018).
 
 .. math::
 
@@ -20,11 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn import Classifier, DomainAdversarialLoss, DomainDiscriminator, batch_norm_layers, running_stats_frozen
+from ..losses import entropy_weights
+from ..losses._checks import at_least_float32
+from ..nn import (Classifier, DomainAdversarialLoss, DomainDiscriminator, MultilinearMap, batch_norm_layers,
+                  running_stats_frozen)
 from ..schedules import dann_lambda
 from .base import Batch, Method
 
-__all__ = ["DANN"]
+__all__ = ["CDAN", "DANN"]
 
 
 class DANN(Method):
@@ -75,12 +79,57 @@ class DANN(Method):
     def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         (xs, ys), (xt, _) = source, target
         if xt is None:
-            raise ValueError("DANN needs target batches: pass a target domain to fit")
+            raise ValueError(f"{type(self).__name__} needs target batches: pass a target domain to fit")
         acts = self._activations(xs, xt)
         n = len(xs)
         classification = F.cross_entropy(acts["logits"][:n], ys)
         coefficient = self.weight * self.schedule(progress)
-        domain, accuracy = self.adversary(acts[self.layer][:n], acts[self.layer][n:], coefficient)
+        seen, weights = self.domain_input(acts)
+        domain, accuracy = self.adversary(seen[:n], seen[n:], coefficient, None if weights is None else (weights[:n], weights[n:]))
         terms = {"classification": classification.detach(), "domain": domain.detach(),
                  "domain accuracy": accuracy, "lambda": torch.tensor(coefficient)}
         return classification + domain, terms
+
+    def domain_input(self, activations: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the domain classifier sees of each example (source rows, then target rows), and the
+        examples' weights in its loss (``None``: equal). DANN: the features of ``layer``."""
+        return activations[self.layer], None
+
+
+class CDAN(DANN):
+    r"""Conditional domain adversarial network (Long, Cao, Wang & Jordan, NeurIPS 2018): DANN whose domain
+    classifier sees the features *and* the class prediction, through the multilinear map
+    :math:`T(f, g) = g \otimes f` (``tlbook.losses.multilinear_map``):
+
+    .. math::
+
+        \min_{\theta_f, \theta_y} \max_{\theta_d}\;
+        \mathcal{L}_y - \lambda\, \mathbb{E}\big[w\, \ell_d\big(D(T(f, g))\big)\big]
+
+    - ``layer``: the features :math:`f` (the bottleneck, as in the paper, where the map stays small:
+      64 features × 10 classes); :math:`g` is the softmax of the class scores, detached.
+    - ``entropy=True`` is CDAN+E: each example's domain loss is weighted by :math:`w = 1 + e^{-H(g)}`
+      (``entropy_weights``), so uncertain predictions, likely wrong, condition the alignment less.
+    - When features × classes exceeds ``randomize_above`` (4,096 by default), the map is the randomised
+      one with ``randomized_dim`` outputs (1,024), its projections drawn once (``MultilinearMap``).
+    - Everything else (the reversal and its λ ramp, the domain classifier fc100 → fc1,
+      ``domain_batch_norm``) is DANN's. Logged terms: DANN's.
+    """
+
+    def __init__(self, classifier: Classifier, *, layer: str = "bottleneck", entropy: bool = False,
+                 randomize_above: int = 4096, randomized_dim: int = 1024, weight: float = 1.0,
+                 schedule: Callable[[float], float] = dann_lambda, hidden: tuple[int, ...] = (100,),
+                 domain_batch_norm: bool = False):
+        width, classes = classifier.width(layer), classifier.num_classes
+        conditioning = MultilinearMap(width, classes, randomized_dim if width * classes > randomize_above else None)
+        super().__init__(classifier, layer=layer, weight=weight, schedule=schedule, hidden=hidden,
+                         discriminator=DomainDiscriminator(conditioning.out_features, hidden),
+                         domain_batch_norm=domain_batch_norm)
+        self.conditioning, self.entropy = conditioning, entropy
+
+    def domain_input(self, activations: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The map of the features and the (detached) class probabilities; with ``entropy``, their weights."""
+        probabilities = F.softmax(at_least_float32(activations["logits"].detach()), dim=1)
+        features = activations[self.layer].flatten(1)
+        seen = self.conditioning(features, probabilities.to(features.dtype))
+        return seen, entropy_weights(probabilities) if self.entropy else None

@@ -24,7 +24,8 @@ class DomainAdversarialLoss(nn.Module):
     """``loss, accuracy = adversary(source_features, target_features, coefficient)``.
 
     ``discriminator`` maps features to domain logits (e.g. ``DomainDiscriminator``); ``coefficient`` is
-    the reversal's λ for this step (0: the domain classifier learns, the features feel nothing). The
+    the reversal's λ for this step (0: the domain classifier learns, the features feel nothing);
+    ``weights`` (source, target), one per example, weight the domain loss (``domain_classification``). The
     accuracy is detached, for logging; 0.5 is chance.
     """
 
@@ -33,10 +34,11 @@ class DomainAdversarialLoss(nn.Module):
         self.discriminator = discriminator
         self.reversal = GradientReversal(0.0)
 
-    def forward(self, source: torch.Tensor, target: torch.Tensor, coefficient: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, source: torch.Tensor, target: torch.Tensor, coefficient: float = 1.0,
+                weights: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if coefficient < 0:
             raise ValueError(f"the reversal coefficient must be non-negative, got {coefficient}")
         self.reversal.coefficient = coefficient
         logits = self.discriminator(self.reversal(torch.cat([source, target])))
         n = len(source)
-        return domain_classification(logits[:n], logits[n:]), domain_accuracy(logits[:n], logits[n:])
+        return domain_classification(logits[:n], logits[n:], weights), domain_accuracy(logits[:n], logits[n:])

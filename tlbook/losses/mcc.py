@@ -1,0 +1,45 @@
+r"""Minimum Class Confusion (Jin, Wang, Long & Wang, ECCV 2020): a loss on unlabelled target predictions alone.
+
+With :math:`\hat Y = \mathrm{softmax}(Z / T)` the temperature-scaled predictions of a target batch, each
+example weighted by its certainty, :math:`W_i \propto 1 + e^{-H(\hat y_i)}` (mean 1 over the batch), the
+class correlation :math:`C = \hat Y^\top \mathrm{diag}(W)\, \hat Y` counts how often the network hesitates
+between two classes on the same examples. Normalised by row, :math:`\tilde C_{jk} = C_{jk} / \sum_{k'} C_{jk'}`,
+its off-diagonal mass is the loss:
+
+.. math:: \mathcal{L}_{MCC} = \frac{1}{|\mathcal{C}|} \sum_{j} \sum_{k \ne j} \tilde C_{jk}
+
+Minimising it makes the target predictions confident *and* spread over the classes (a row cannot be
+normalised away by predicting one class everywhere), with no threshold and no pseudo-label to choose.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ._checks import at_least_float32
+
+__all__ = ["minimum_class_confusion"]
+
+
+def minimum_class_confusion(logits: torch.Tensor, temperature: float = 2.5) -> torch.Tensor:
+    r"""The MCC loss of a batch of target ``logits`` ``(N, C)`` (``C`` ≥ 2), in :math:`[0, (C-1)/C]`; the
+    paper's temperature :math:`T = 2.5` by default."""
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.ndim != 2:
+        raise ValueError(f"minimum_class_confusion: logits must be a floating (N, C) tensor, got "
+                         f"{getattr(logits, 'dtype', type(logits).__name__)} of shape {tuple(getattr(logits, 'shape', ()))}")
+    n, classes = logits.shape
+    if n < 1 or classes < 2:
+        raise ValueError(f"minimum_class_confusion: needs at least one example and two classes, got shape {(n, classes)}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    with torch.autocast(logits.device.type, enabled=False):  # C - trace is a small difference: full precision
+        p = F.softmax(at_least_float32(logits) / temperature, dim=1)
+        entropy = -(p * torch.log(p.clamp_min(torch.finfo(p.dtype).tiny))).sum(1).detach()
+        weights = 1.0 + torch.exp(-entropy)
+        weights = n * weights / weights.sum()
+        correlation = p.T @ (weights[:, None] * p)
+        sums = correlation.sum(1)
+        # a class whose probability underflowed to 0 on every example has no row to normalise: it counts as
+        # fully confused (off-diagonal mass 1), never as a class without confusion
+        offdiagonal = torch.where(sums > 0, (sums - correlation.diagonal()) / sums.clamp_min(torch.finfo(p.dtype).tiny), 1.0)
+        return offdiagonal.sum() / classes
