@@ -9,14 +9,16 @@ Three levels, each usable alone:
 
 Around them: ``tlbook.data`` (domains built offline), ``tlbook.schedules``,
 ``tlbook.metrics``, ``tlbook.plot``, ``tlbook.finetune`` (fine-tuning), ``tlbook.zsl`` (zero-shot learning),
+``tlbook.label_shift`` (estimating the target's class proportions without its labels), ``tlbook.selection``
+(scoring models without target labels),
 ``tlbook.check`` (checkers for students' own implementations), ``tlbook.assignments`` (student versions
 of the exercise notebooks), ``tlbook.files`` (the checksummed files tlbook writes and reads back), and
 ``device()`` / ``seed_everything()``.
 """
-from . import check, data, experiment, files, finetune, losses, methods, metrics, nn, plot, schedules, zsl
+from . import check, data, experiment, files, finetune, label_shift, losses, methods, metrics, nn, plot, schedules, selection, zsl
 from ._utils import device, seed_everything
 from .train import History, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["History", "check", "data", "experiment", "device", "files", "finetune", "fit", "methods", "metrics", "nn", "plot", "schedules", "seed_everything", "zsl", "__version__"]
+__all__ = ["History", "check", "data", "experiment", "device", "files", "finetune", "fit", "label_shift", "methods", "metrics", "nn", "plot", "schedules", "seed_everything", "selection", "zsl", "__version__"]

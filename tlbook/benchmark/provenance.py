@@ -25,6 +25,7 @@ __all__ = ["MIXED", "PRESENTATION", "REFRESH", "code_digest", "command_line", "p
 PRESENTATION = (
     "__init__.py", "_code.py", "assignments.py", "claims.py", "experiment.py", "plot.py",  # re-exports, presentation
     "check", "zsl", "losses/zsl.py",  # students' checkers; zero-shot learning (chapter 5)
+    "label_shift.py", "selection.py",  # estimates and scores computed after training, on trained models
     "finetune",  # fine-tuning (chapter 1): SDT pre-trains with SourceOnly and fit, not with it
     "nn/sequence.py", "data/sequences.py", "data/toy.py", "data/office.py", "data/benchmarks.py",  # no stored cell's domains
     "benchmark/__init__.py", "benchmark/__main__.py", "benchmark/profile.py", "benchmark/provenance.py",

@@ -83,6 +83,33 @@ class Domain:
                        y_train=lookup[self.y_train[keep_train]], x_test=self.x_test[keep_test],
                        y_test=lookup[self.y_test[keep_test]], num_classes=len(classes))
 
+    def with_proportions(self, proportions, seed: int = 0) -> "Domain":
+        """The same domain under a **label shift**: each split subsampled so that class ``c`` makes up
+        ``proportions[c]`` of it (normalised to sum to 1), with as many examples as the rarest requirement
+        allows; the look of each class, ``p(x | y)``, is unchanged. A class with proportion 0 is left out
+        (its label stays in the label space). Drawn with ``seed``."""
+        p = torch.as_tensor(proportions, dtype=torch.float64).flatten()
+        if p.shape != (self.num_classes,):
+            raise ValueError(f"proportions must give one value per class ({self.num_classes}), got {len(p)}")
+        if not torch.isfinite(p).all() or (p < 0).any() or p.sum() <= 0:
+            raise ValueError(f"proportions must be finite, non-negative and not all zero, got {p.tolist()}")
+        p = p / p.sum()
+        g = torch.Generator().manual_seed(seed)
+        splits = {}
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            counts = torch.bincount(y.cpu(), minlength=self.num_classes).double()
+            size = min(counts[c].item() / p[c].item() for c in range(self.num_classes) if p[c] > 0)
+            keep = []
+            for c in range(self.num_classes):
+                members = torch.nonzero(y.cpu() == c).flatten()
+                keep.append(members[torch.randperm(len(members), generator=g)[: int(round(size * p[c].item()))]])
+            index = torch.cat(keep).sort().values.to(self.device)
+            if len(index) == 0:
+                raise ValueError(f"domain {self.name!r}: the {split} split keeps no example at proportions {p.tolist()}")
+            splits[f"x_{split}"], splits[f"y_{split}"] = x[index], y[index]
+        return replace(self, name=f"{self.name} (label shift)", **splits)
+
     def __repr__(self) -> str:
         return (
             f"Domain({self.name!r}, train={len(self.x_train)}, test={len(self.x_test)}, "

@@ -11,15 +11,37 @@ __all__ = ["AdaBN", "SourceOnly", "TargetOnly"]
 
 
 class SourceOnly(Method):
-    """Cross-entropy on labelled source data; the target is never seen.
+    r"""Cross-entropy on labelled source data; the target is never seen.
 
     Only source batches go through the network, so batch-norm layers (if any)
     keep source statistics: what a model trained without adaptation would do.
+
+    ``class_weights`` (one per class) weight each example's loss by its class,
+    :math:`\frac1n \sum_i w_{y_i} \ell_i` over a batch: with the weights
+    :math:`w_y = p_t(y) / p_s(y)` of a label shift (``tlbook.label_shift``), whose source mean is 1,
+    this estimates the loss on the target's class proportions (importance-weighted risk; a batch of
+    classes with weight 0 contributes 0).
     """
+
+    def __init__(self, classifier, class_weights: torch.Tensor | None = None):
+        super().__init__(classifier)
+        if class_weights is not None:
+            classes = classifier.num_classes
+            if not isinstance(class_weights, torch.Tensor) or class_weights.shape != (classes,):
+                raise ValueError(f"class_weights must be a tensor of shape ({classes},), one weight per class, "
+                                 f"got {tuple(getattr(class_weights, 'shape', ())) or type(class_weights).__name__}")
+            if not torch.isfinite(class_weights).all() or (class_weights < 0).any() or class_weights.sum() <= 0:
+                raise ValueError(f"class_weights must be finite, non-negative and not all zero, got {class_weights.tolist()}")
+            class_weights = class_weights.detach().float().clone()
+        self.register_buffer("class_weights", class_weights)
 
     def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         xs, ys = source
-        classification = F.cross_entropy(self.classifier(xs), ys)
+        logits = self.classifier(xs)
+        if self.class_weights is None:
+            classification = F.cross_entropy(logits, ys)
+        else:
+            classification = (self.class_weights[ys] * F.cross_entropy(logits, ys, reduction="none")).mean()
         return classification, {"classification": classification.detach()}
 
 
