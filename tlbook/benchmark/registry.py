@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..data import Domain, labelled_subset
-from ..methods import CMD, DAN, DANN, DDC, DSN, SDT, DeepCORAL, Method, PixelDA, SourceOnly, TargetOnly, source_soft_labels
+from ..methods import CDAN, CMD, DAN, DANN, DDC, DSN, MCC, SDT, DeepCORAL, Method, PixelDA, SourceOnly, TargetOnly, source_soft_labels
 from ..nn import MLP, Classifier, PixelGenerator, adaptation_classifier
 from ..schedules import dann_lambda
 from ..train import fit
@@ -152,7 +152,8 @@ def _sdt_start(source: Domain, target: Domain, seed: int, steps: int) -> dict:
                 soft_labels=soft, seed=seed)
 
 
-#: name -> entry. Chapter 2's weights and layers for the discrepancy methods; chapter 3 and 4's for the others.
+#: name -> entry. Chapter 2's weights and layers for the discrepancy methods; chapter 3 and 4's for the others;
+#: chapter 7's for CDAN and MCC.
 METHODS: dict[str, Entry] = {
     "source-only": Entry(SourceOnly, target_data=NONE),
     "target-only": Entry(TargetOnly),
@@ -161,6 +162,9 @@ METHODS: dict[str, Entry] = {
     "deep-coral": Entry(DeepCORAL, dict(weight=1.0)),
     "cmd": Entry(CMD, dict(weight=0.1, schedule=dann_lambda), activation="sigmoid"),
     "dann": Entry(DANN),
+    "cdan": Entry(CDAN),
+    "cdan-e": Entry(CDAN, dict(entropy=True)),
+    "mcc": Entry(MCC),
     "dsn": Entry(DSN, images_only=True),
     "pixelda": Entry(PixelDA, dict(content_weight=1.0), images_only=True),
     "sdt": Entry(SDT, prepare=_sdt_start, target_data=FEW_LABELS),
