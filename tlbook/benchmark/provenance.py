@@ -38,6 +38,8 @@ REFRESH = {
     "cells.csv": "rm -f tlbook/benchmark/results/cells.csv && OMP_NUM_THREADS=1 python -m tlbook.benchmark --out tlbook/benchmark/results --oracle",
     "adaptation-2000.csv": "rm -f tlbook/benchmark/results/adaptation-2000.csv && OMP_NUM_THREADS=1 python -m "
                            "tlbook.benchmark --study adaptation-2000 --seeds 0 1 2 3 4 --out tlbook/benchmark/results",
+    "conditional-2000.csv": "rm -f tlbook/benchmark/results/conditional-2000.csv && OMP_NUM_THREADS=1 python -m "
+                            "tlbook.benchmark --study conditional-2000 --seeds 0 1 2 3 4 --out tlbook/benchmark/results",
 }
 MIXED = "mixed"  # the digest of a file resumed with other code than its earlier cells': never current
 

@@ -36,21 +36,23 @@ BENCHMARK_CHEAP_S = 30.0  # stored seconds of a benchmark cell that may be sampl
 
 
 def sample_cells(n: int, seed: int, root: Path = PACKAGE) -> list[tuple[str, Cell]]:
-    """``n`` cheap stored cells as (file name, cell): a baseline of a study, the others of ``cells.csv``, each
-    of another method while there are methods left (``n = 11`` covers all ten of the benchmark)."""
+    """``n`` cheap stored cells as (file name, cell): a baseline of each study (so a re-stamp covers every file),
+    the others of ``cells.csv``, each of another method while there are methods left (``n = 13 + the number of
+    studies`` covers all 13 methods of the benchmark)."""
     rng = random.Random(seed)
     files = stored_files(root)
     benchmark = [("cells.csv", c) for f in files if f.name == "cells.csv" for c in read_cells(f) if c.seconds <= BENCHMARK_CHEAP_S]
-    studies = [(f.name, c) for f in files if f.name != "cells.csv" for c in read_cells(f)
-               if STUDIES[f.stem].configs[c.method].baseline is None]
+    baselines = [[(f.name, c) for c in read_cells(f) if STUDIES[f.stem].configs[c.method].baseline is None]
+                 for f in files if f.name != "cells.csv"]
+    studies = [rng.choice(cells) for cells in baselines if cells][:n]
     rng.shuffle(benchmark)
     chosen, methods = [], set()
     for rounds in range(2):  # first one cell per method, then any
         for item in benchmark:
-            if len(chosen) < n - 1 and item not in chosen and (rounds or item[1].method not in methods):
+            if len(chosen) < n - len(studies) and item not in chosen and (rounds or item[1].method not in methods):
                 chosen.append(item)
                 methods.add(item[1].method)
-    return chosen + rng.sample(studies, min(1, len(studies), n))
+    return chosen + studies
 
 
 def retrain(file: str, cell: Cell, root: Path = PACKAGE) -> Cell:
