@@ -303,11 +303,11 @@ def fit(
                         _name(lr_schedule), int(eval_every or max(1, steps // 10)), int(log_every or max(1, steps // 100)),
                         int(seed), bool(amp), parallel.size if parallel else 1)
     run = _Run(method, optimizers, _samplers(method, source, target, batch_size, seed, parallel), parallel, settings)
-    if checkpoint is not None and Path(checkpoint).exists():
-        run.resume(Path(checkpoint))
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    if checkpoint is not None and checkpoint.exists():
+        run.resume(checkpoint)
     run.train(lr_schedule, _default_eval_sets(method, source, target) if eval_sets is None else eval_sets,
-              Path(checkpoint) if checkpoint is not None else None, checkpoint_every or settings.eval_every,
-              callback, progress_bar)
+              checkpoint, checkpoint_every or settings.eval_every, callback, progress_bar)
     return run.history
 
 

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import at_least_float32
+from .conditional import entropy_weights
 
 __all__ = ["minimum_class_confusion"]
 
@@ -34,8 +35,7 @@ def minimum_class_confusion(logits: torch.Tensor, temperature: float = 2.5) -> t
         raise ValueError(f"temperature must be positive, got {temperature}")
     with torch.autocast(logits.device.type, enabled=False):  # C - trace is a small difference: full precision
         p = F.softmax(at_least_float32(logits) / temperature, dim=1)
-        entropy = -(p * torch.log(p.clamp_min(torch.finfo(p.dtype).tiny))).sum(1).detach()
-        weights = 1.0 + torch.exp(-entropy)
+        weights = entropy_weights(p)  # CDAN+E's certainty weights, 1 + e^{-H}, here rescaled to mean 1
         weights = n * weights / weights.sum()
         correlation = p.T @ (weights[:, None] * p)
         sums = correlation.sum(1)

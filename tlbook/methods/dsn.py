@@ -33,6 +33,7 @@ from .base import Batch, Method
 
 __all__ = ["DSN"]
 
+
 class DSN(Method):
     """DSN on the shared loop. ``classifier`` must have a bottleneck: its output is the shared code.
 
