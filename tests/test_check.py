@@ -130,6 +130,19 @@ CASES = {
         (lambda *a: _l2sp_fisher(*a, power=2.0), "squared"),
         (lambda *a: _l2sp_fisher(*a, half=1.0), "1/2"),
     ]),
+    "multilinear_map": (lambda f, g: (g[:, :, None] * f[:, None, :]).reshape(len(f), -1), [
+        (lambda f, g: (f[:, :, None] * g[:, None, :]).reshape(len(f), -1), "other order"),
+        (lambda f, g: (g.amax(1, keepdim=True) * f).repeat(1, g.shape[1]), "predicted* class only"),
+    ]),
+    "randomized_multilinear_map": (lambda f, g, rf, rg: (f @ rf) * (g @ rg) / rf.shape[1] ** 0.5, [
+        (lambda f, g, rf, rg: (f @ rf) * (g @ rg), "1/√k is missing"),
+        (lambda f, g, rf, rg: (f @ rf) * (g @ rg) / rf.shape[1], "not by √k"),
+    ]),
+    "bbse_weights": (lambda c, mu: torch.linalg.lstsq(c.double(), mu.double()[:, None]).solution[:, 0].clamp_min(0), [
+        (lambda c, mu: torch.linalg.solve(c.double(), mu.double()), "not clipped"),
+        (lambda c, mu: torch.linalg.solve(c.double().T, mu.double()).clamp_min(0), "transposed"),
+        (lambda c, mu: torch.linalg.solve(c, mu).clamp_min(0), "dtype torch.float64"),
+    ]),
     "lora_linear": (lambda base, r, a: _LoRA(base, r, a), [
         (lambda base, r, a: _LoRA(base, r, a, scale=False), "alpha / rank"),
         (lambda base, r, a: _LoRA(base, r, a, zero_b=False), "B must start at zero"),

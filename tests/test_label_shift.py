@@ -8,7 +8,8 @@ import torch.nn.functional as F
 import tlbook
 from tlbook.data import Domain
 from tlbook.metrics import accuracy
-from tlbook.label_shift import bbse_weights, confusion_joint, estimate_label_shift, prediction_rates
+from tlbook.label_shift import (bbse_weights, confusion_joint, estimate_label_shift, label_shift_pair, prediction_rates,
+                                 reweighted_predictions)
 from tlbook.methods import SourceOnly
 from tlbook.nn import toy_classifier
 
@@ -117,3 +118,31 @@ def test_class_weights_weight_each_example_by_its_class():
         SourceOnly(network, class_weights=torch.ones(2))
     with pytest.raises(ValueError, match="not all zero"):
         SourceOnly(network, class_weights=torch.zeros(3))
+
+
+def test_label_shift_pair_splits_without_overlap_and_shifts_only_the_target():
+    source, target = label_shift_pair(SOURCE, [0.6, 0.3, 0.1], seed=0)
+    for split in ("train", "test"):
+        xs, xt = getattr(source, f"x_{split}"), getattr(target, f"x_{split}")
+        shared = (xs[:, None, :] == xt[None, :, :]).all(-1).any()
+        assert not shared, f"the {split} splits share an example"
+        assert len(xs) == len(getattr(SOURCE, f"x_{split}")) // 2
+    assert abs(torch.bincount(source.y_train).double().std().item()) < 40  # the source stays balanced (about 500 each)
+    share = torch.bincount(target.y_train).double() / len(target.y_train)
+    np.testing.assert_allclose(share.numpy(), [0.6, 0.3, 0.1], atol=0.01)
+    with pytest.raises(ValueError, match="too few to halve"):
+        label_shift_pair(Domain("tiny", "toy", *_points([1, 1, 1], 0), *_points([1, 1, 0], 1), 3), [1, 1, 1])
+
+
+def test_reweighted_predictions_apply_bayes_rule_to_the_softmax():
+    model = torch.nn.Linear(2, 3)
+    x = torch.randn(50, 2)
+    weights = torch.tensor([3.0, 1.0, 0.2], dtype=torch.float64)
+    probabilities = F.softmax(model(x).detach().double(), 1).numpy()
+    expected = np.argmax(probabilities * weights.numpy(), axis=1)
+    np.testing.assert_array_equal(reweighted_predictions(model, x, weights).numpy(), expected)
+    np.testing.assert_array_equal(reweighted_predictions(model, x, torch.ones(3)).numpy(), probabilities.argmax(1))
+    for bad, message in ((torch.ones(2), "2 weights"), (torch.tensor([1.0, -1.0, 1.0]), "non-negative"),
+                         (torch.ones(3, 1), r"\(C,\) tensor")):
+        with pytest.raises(ValueError, match=message):
+            reweighted_predictions(model, x, bad)

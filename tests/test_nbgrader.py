@@ -65,6 +65,17 @@ WRONG = {
                        "you summed the squared entries"),
     "ex2-si-mse": ("def my_si_mse(reconstruction, target):\n    d = (target - reconstruction).flatten(1)\n    k = d.shape[1]\n"
                    "    return (d.pow(2).sum(1) / k + d.sum(1).pow(2) / k**2).mean()", "the second term is added"),
+    "ex1-map": ("def my_multilinear_map(f, g):\n    return (f[:, :, None] * g[:, None, :]).reshape(len(f), -1)",
+                "the blocks are in the other order"),
+    "ex2-randomized": ("def my_randomized_map(f, g, r_f, r_g):\n    return (f @ r_f) * (g @ r_g)", "the 1/√k is missing"),
+    "ex2-average": ("torch.manual_seed(0)\nf, g = torch.randn(2, 50), torch.softmax(torch.randn(2, 10), 1)\n"
+                    "exact = float(f[0] @ f[1])  # the features' inner product, not the maps'\naverage = exact",
+                    "exact: the inner product of the two full maps"),
+    "ex3-bbse": ("def my_bbse_weights(confusion, target_rates):\n    return torch.linalg.solve(confusion.double(), target_rates.double())",
+                 "a negative solution is not clipped"),
+    "ex4-estimate": ("share = lambda y: torch.bincount(y.cpu(), minlength=10).double() / len(y)\n"
+                     "true_weights = share(source.y_train) / share(target.y_train)\nestimate = true_weights.clone()",
+                     "p_t(y) / p_s(y)"),
     "ex1-hinge": ("def my_hinge(scores, labels, margin):\n    true = scores.gather(1, labels[:, None])\n"
                   "    rivals = scores.scatter(1, labels[:, None], float('-inf')).amax(1, keepdim=True)\n"
                   "    return (margin - true + rivals).mean()", "the hinge must not go negative"),

@@ -15,12 +15,38 @@ source loss by :math:`w_y` then trains for the target's class proportions (``Sou
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
-from .metrics import predict
+from .data import Domain
+from .metrics import extract, predict
 
-__all__ = ["bbse_weights", "confusion_joint", "estimate_label_shift", "prediction_rates"]
+__all__ = ["bbse_weights", "confusion_joint", "estimate_label_shift", "label_shift_pair", "prediction_rates",
+           "reweighted_predictions"]
+
+
+def label_shift_pair(domain: Domain, proportions, seed: int = 0) -> tuple[Domain, Domain]:
+    r"""A pair under pure label shift made from one domain: its examples are split at random in two halves
+    (train and test alike); the source keeps the first half as it is, the target is the second half
+    subsampled to the class ``proportions`` (``Domain.with_proportions``). The two share no example and
+    the look of each class, :math:`p(x \mid y)`; only :math:`p(y)` differs. The source's test split is
+    labelled source data the model does not train on: BBSE's held-out set."""
+    halves = {}
+    g = torch.Generator().manual_seed(seed)
+    for split in ("train", "test"):
+        x, y = getattr(domain, f"x_{split}"), getattr(domain, f"y_{split}")
+        if len(y) < 4:
+            raise ValueError(f"domain {domain.name!r}: its {split} split has {len(y)} examples, too few to halve")
+        order = torch.randperm(len(y), generator=g).to(y.device)
+        first, second = order[: len(y) // 2].sort().values, order[len(y) // 2 :].sort().values
+        halves[split] = (x[first], y[first], x[second], y[second])
+    source = replace(domain, name=f"{domain.name} (first half)",
+                     **{f"{k}_{s}": v for s in ("train", "test") for k, v in zip("xy", halves[s][:2])})
+    rest = replace(domain, name=f"{domain.name} (second half)",
+                   **{f"{k}_{s}": v for s in ("train", "test") for k, v in zip("xy", halves[s][2:])})
+    return source, rest.with_proportions(proportions, seed=seed)
 
 
 def _check_classes(values: torch.Tensor, num_classes: int, name: str) -> None:
@@ -96,3 +122,17 @@ def estimate_label_shift(model: nn.Module, source_validation: tuple[torch.Tensor
         raise ValueError("target_x is empty: the target's prediction rates need at least one input")
     confusion = confusion_joint(predict(model, x).cpu(), y.cpu(), num_classes)
     return bbse_weights(confusion, prediction_rates(predict(model, target_x).cpu(), num_classes))
+
+
+def reweighted_predictions(model: nn.Module, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    r"""The target's predictions of a source-trained ``model`` corrected for a label shift without
+    retraining: by Bayes' rule :math:`p_t(y \mid x) \propto w_y\, p_s(y \mid x)` when only :math:`p(y)`
+    changes (Saerens, Latinne & Decaestecker, 2002), so the class is :math:`\arg\max_y w_y\, p_s(y \mid x)`."""
+    if not isinstance(weights, torch.Tensor) or weights.ndim != 1:
+        raise ValueError(f"weights must be a (C,) tensor of class weights, got {getattr(weights, 'shape', type(weights).__name__)}")
+    if not torch.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError(f"weights must be finite, non-negative and not all zero, got {weights.tolist()}")
+    logits = extract(model, model, x, 256)
+    if logits.shape[1] != len(weights):
+        raise ValueError(f"the model predicts {logits.shape[1]} classes but {len(weights)} weights were given")
+    return (torch.softmax(logits.double(), 1) * weights.to(logits.device, torch.float64)).argmax(1)

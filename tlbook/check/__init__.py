@@ -10,12 +10,13 @@ answer matches a typical mistake, what that mistake probably is::
     check.coral(my_coral)
 """
 from ._harness import CheckFailed
+from .beyond import bbse_weights, multilinear_map, randomized_multilinear_map
 from .losses import cmd, confusion, coral, difference, mk_mmd, mmd, scale_invariant_mse, soft_labels, zsl_hinge
 from .modules import gradient_reversal, l2sp, l2sp_fisher, lora_linear
 
 __all__ = [
-    "CheckFailed", "cmd", "confusion", "coral", "difference", "gradient_reversal", "l2sp", "l2sp_fisher",
-    "lora_linear", "mk_mmd", "mmd",
+    "CheckFailed", "bbse_weights", "cmd", "confusion", "coral", "difference", "gradient_reversal", "l2sp", "l2sp_fisher",
+    "lora_linear", "mk_mmd", "mmd", "multilinear_map", "randomized_multilinear_map",
     "scale_invariant_mse", "soft_labels", "zsl_hinge",
 ]
 

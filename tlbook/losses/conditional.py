@@ -55,8 +55,8 @@ def randomized_multilinear_map(features: torch.Tensor, probabilities: torch.Tens
 
 def entropy_weights(probabilities: torch.Tensor) -> torch.Tensor:
     r"""CDAN+E's weight of each example in the domain loss, :math:`w = 1 + e^{-H(g)}` with
-    :math:`H(g) = -\sum_c g_c \log g_c`: between 1 (a uniform, uninformative prediction) and 2 (a certain
-    one), so examples whose predicted class is likely wrong count less. Detached: the weights steer the
+    :math:`H(g) = -\sum_c g_c \log g_c`: between :math:`1 + 1/C` (a uniform, uninformative prediction over :math:`C` classes) and 2 (a
+    certain one), so examples whose predicted class is likely wrong count less. Detached: the weights steer the
     domain loss, they are not trained.
     """
     if not isinstance(probabilities, torch.Tensor) or not probabilities.is_floating_point() or probabilities.ndim != 2:
