@@ -74,3 +74,26 @@ def test_scores_name_bad_input():
         deep_embedded_score([1.0, 2.0], [1.0, -1.0])
     with pytest.raises(ValueError, match="one width"):
         density_ratios(torch.randn(5, 2), torch.randn(5, 3), torch.randn(1, 2))
+
+
+def test_label_free_scores_of_a_model_agree_with_each_score_and_use_no_target_label():
+    from tlbook.metrics import accuracy
+    from tlbook.nn import toy_classifier
+    from tlbook.selection import SCORES, label_free_scores
+
+    torch.manual_seed(0)
+    model = toy_classifier(3).eval()
+    x_val, y_val = torch.randn(40, 2), torch.randint(0, 3, (40,))
+    source_x, target_x = torch.randn(60, 2), torch.randn(50, 2) + 1.0
+    scores = label_free_scores(model, (x_val, y_val), source_x, target_x)
+    assert tuple(scores) == SCORES
+    assert scores["source accuracy"] == pytest.approx(accuracy(model, x_val, y_val))
+    with torch.no_grad():
+        probabilities = torch.softmax(model(target_x).double(), 1)
+    assert scores["entropy"] == pytest.approx(entropy_score(probabilities))
+    assert scores["SND"] == pytest.approx(soft_neighborhood_density(probabilities))
+    assert label_free_scores(model, (x_val, y_val), source_x, target_x) == scores  # seeded: the same scores again
+    with pytest.raises(ValueError, match="at least two inputs"):
+        label_free_scores(model, (x_val[:1], y_val[:1]), source_x, target_x)
+    with pytest.raises(ValueError, match="max_rows"):
+        label_free_scores(model, (x_val, y_val), source_x, target_x, max_rows=1)

@@ -7,7 +7,7 @@ for every score here).
 - **Importance-weighted validation** (IWV; Sugiyama, Krauledat & Müller, JMLR 2007): the source validation
   loss, each example weighted by the density ratio :math:`w(x) = p_t(x) / p_s(x)`, an unbiased estimate of
   the target risk when only :math:`p(x)` shifts (``importance_weighted_score``).
-- **Deep embedded validation** (DEV; You, Wang, Chen, Wang & Long, ICML 2019): IWV with a control variate that
+- **Deep embedded validation** (DEV; You, Wang, Long & Jordan, ICML 2019): IWV with a control variate that
   lowers its variance, the ratio estimated by a domain classifier on the model's features
   (``deep_embedded_score``, ``density_ratios``).
 - **Soft neighbourhood density** (SND; Saito, Kim, Teterwak, Sclaroff, Darrell & Saenko, ICCV 2021): how
@@ -18,9 +18,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-__all__ = ["deep_embedded_score", "density_ratios", "entropy_score", "importance_weighted_score",
-           "soft_neighborhood_density"]
+from .metrics import extract
+
+__all__ = ["SCORES", "deep_embedded_score", "density_ratios", "entropy_score", "importance_weighted_score",
+           "label_free_scores", "soft_neighborhood_density"]
+
+#: The scores ``label_free_scores`` computes, in its order (higher is better for each).
+SCORES = ("source accuracy", "entropy", "SND", "IWV", "DEV")
 
 
 def _probabilities(probabilities: torch.Tensor, name: str) -> torch.Tensor:
@@ -102,3 +108,33 @@ def deep_embedded_score(losses, weights) -> float:
     variance = weights.var(ddof=1)
     eta = -np.cov(weighted, weights)[0, 1] / variance if variance > 0 else 0.0
     return float(-(weighted.mean() + eta * weights.mean() - eta))
+
+
+def _features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The input of the model's head when it has one (``Classifier.features``), else its logits."""
+    network = getattr(model, "classifier", model)
+    return extract(network.features if hasattr(network, "features") else network, model, x)
+
+
+def label_free_scores(model: nn.Module, source_validation: tuple[torch.Tensor, torch.Tensor], source_x: torch.Tensor,
+                      target_x: torch.Tensor, seed: int = 0, max_rows: int = 1000) -> dict[str, float]:
+    """Every score of this module for one trained ``model``, from labelled source data it did not train on
+    (``source_validation``), its training inputs ``source_x`` and unlabelled target inputs ``target_x``; no
+    target label. IWV's and DEV's density ratios come from the model's own features, the domain classifier
+    trained on at most ``max_rows`` rows of each domain (drawn with ``seed``)."""
+    x_val, y_val = source_validation
+    if len(x_val) != len(y_val) or len(x_val) < 2:
+        raise ValueError(f"source_validation needs at least two inputs and one label each, got {len(x_val)} and {len(y_val)}")
+    if max_rows < 2:
+        raise ValueError(f"max_rows must be at least 2, got {max_rows}")
+    g = torch.Generator().manual_seed(seed)
+    rows = lambda x: x[torch.randperm(len(x), generator=g)[:max_rows].to(x.device)]  # noqa: E731
+    logits = extract(model, model, x_val)
+    losses = F.cross_entropy(logits.double(), y_val, reduction="none").cpu().numpy()
+    target_probabilities = torch.softmax(extract(model, model, target_x).double(), 1)
+    weights = density_ratios(_features(model, rows(source_x)), _features(model, rows(target_x)), _features(model, x_val), seed)
+    return {"source accuracy": float((logits.argmax(1) == y_val).double().mean()),
+            "entropy": entropy_score(target_probabilities),
+            "SND": soft_neighborhood_density(target_probabilities),
+            "IWV": importance_weighted_score(losses, weights),
+            "DEV": deep_embedded_score(losses, weights)}
