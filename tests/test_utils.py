@@ -155,3 +155,18 @@ def test_feature_sample_reads_the_named_layer_and_layer_maps_measure_it(monkeypa
     assert distances == {"untrained": proxy_a_distance(fs, ft)}
     assert plt.gcf()._suptitle.get_text() == f"logits, the class scores: untrained (proxy A-distance {distances['untrained']:.2f})"
     plt.close("all")
+
+
+def test_runs_joined_seed_by_seed_keep_their_order_and_refuse_a_seed_twice():
+    import pytest
+
+    from tlbook.experiment import Runs
+    from tlbook.train import History
+
+    part = lambda seed, accuracy: Runs("part", [seed], [f"model {seed}"], [History(evals={"target test": [accuracy]})])  # noqa: E731
+    joined = Runs.joined("all", [part(2, 0.3), part(0, 0.5)])
+    assert (joined.name, joined.seeds, joined.methods) == ("all", [2, 0], ["model 2", "model 0"])
+    assert joined.accuracies().tolist() == [0.3, 0.5]
+    for parts in ([], [part(1, 0.2), part(1, 0.4)]):
+        with pytest.raises(ValueError, match="no seed twice"):
+            Runs.joined("bad", parts)

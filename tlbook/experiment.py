@@ -59,6 +59,15 @@ class Runs:
         """Mean training time per run."""
         return float(np.mean([h.seconds for h in self.histories]))
 
+    @classmethod
+    def joined(cls, name: str, parts: Sequence["Runs"]) -> "Runs":
+        """One configuration's runs made seed by seed (e.g. each seed starting from its own network or
+        its own estimate), as one ``Runs``; a seed may appear once."""
+        seeds = [seed for part in parts for seed in part.seeds]
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"joined needs at least one run and no seed twice, got seeds {seeds}")
+        return cls(name, seeds, [m for part in parts for m in part.methods], [h for part in parts for h in part.histories])
+
 
 def repeat(
     make_method: Callable[[], Method],
