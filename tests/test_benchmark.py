@@ -122,9 +122,9 @@ def test_proxy_a_distance_is_near_zero_for_one_distribution_and_near_two_for_sep
 
 
 def test_proxy_a_distance_rejects_bad_input():
-    with pytest.raises(ValueError, match="feature matrices"):
+    with pytest.raises(ValueError, match="source and target must have one width"):
         proxy_a_distance(torch.zeros(10, 3), torch.zeros(10, 4))
-    with pytest.raises(ValueError, match="at least 4"):
+    with pytest.raises(ValueError, match="source needs at least 4 row"):
         proxy_a_distance(torch.zeros(3, 3), torch.zeros(10, 3))
 
 

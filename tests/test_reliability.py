@@ -200,14 +200,14 @@ def test_fit_rejects_impossible_settings(moons, bad):
 @pytest.mark.parametrize("bandwidth", [0.0, -1.0, float("nan"), float("inf"), torch.tensor(0.0)])
 def test_a_bandwidth_must_be_positive_and_finite(bandwidth):
     x, y = torch.randn(8, 3), torch.randn(8, 3)
-    with pytest.raises(ValueError, match="bandwidth must be a positive, finite number"):
+    with pytest.raises(ValueError, match="bandwidth must (be a positive, finite|be a finite number|lie in)"):
         mmd(x, y, kernel="gaussian", bandwidth=bandwidth)
-    with pytest.raises(ValueError, match="bandwidth must be a positive, finite number"):
+    with pytest.raises(ValueError, match="bandwidth must (be a positive, finite|be a finite number|lie in)"):
         mk_mmd(x, y, bandwidth=bandwidth)
 
 
 def test_the_zero_shot_hinge_rejects_an_empty_batch():
-    with pytest.raises(ValueError, match="at least one example"):
+    with pytest.raises(ValueError, match="scores needs at least 1 row"):
         attribute_hinge(torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64))
 
 

@@ -119,12 +119,14 @@ def test_accuracy_refuses_labels_that_would_broadcast():
     model, x = nn.Linear(4, 3), torch.randn(600, 4)
     y = model(x).argmax(1)
     assert accuracy(model, x, y) == 1.0
-    with pytest.raises(ValueError, match=r"1-D integer tensor .* shape \(600, 1\)"):
+    with pytest.raises(ValueError, match=r"y must be class indices of shape \(N,\) .* got shape \(600, 1\)"):
         accuracy(model, x, y[:, None])
-    with pytest.raises(ValueError, match="dtype torch.float32"):
+    with pytest.raises(TypeError, match="integer dtype, got torch.float32"):
         accuracy(model, x, y.float())
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="x needs at least 1 row, got 0"):
         accuracy(model, x[:0], y[:0])
+    with pytest.raises(ValueError, match=r"y must lie in \[0, 3\), got class\(es\) \[3\]"):
+        accuracy(model, x, torch.where(y == 0, 3, y))  # a class the model cannot predict: was a number
 
 
 def test_feature_sample_reads_the_named_layer_and_layer_maps_measure_it(monkeypatch):

@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm import tqdm  # text bars: they read the same in a terminal, a notebook and the rendered book
 
+from . import _checks
 from ._utils import seed_everything
 from .claims import paired
 from .data import Domain
@@ -18,9 +19,13 @@ __all__ = ["Runs", "comparison_table", "glue", "markdown_table", "mean_std", "re
 
 def mean_std(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
     """``"54.3 ± 1.2"``: mean and sample standard deviation (ddof=1), times ``scale``."""
+    scale = _checks.number(scale, "scale", "mean_std")
+    digits = _checks.integer(digits, "digits", "mean_std", minimum=0)
     values = np.asarray(values, dtype=float) * scale
-    if values.size == 0:
-        raise ValueError("no values to summarise")
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"mean_std: values must be a non-empty list of numbers (one per seed), got shape {values.shape}")
+    if not np.isfinite(values).all():
+        raise ValueError(f"mean_std: values must be finite, got {values.tolist()}")
     std = values.std(ddof=1) if values.size > 1 else 0.0
     return f"{values.mean():.{digits}f} ± {std:.{digits}f}"
 

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from .data import Domain
-from .metrics import extract, predict
+from . import _checks
+from .metrics import _logits, predict
 
 __all__ = ["bbse_weights", "confusion_joint", "estimate_label_shift", "label_shift_pair", "prediction_rates",
            "reweighted_predictions"]
@@ -34,7 +35,7 @@ def label_shift_pair(domain: Domain, proportions, seed: int = 0) -> tuple[Domain
     the look of each class, :math:`p(x \mid y)`; only :math:`p(y)` differs. The source's test split is
     labelled source data the model does not train on: BBSE's held-out set."""
     halves = {}
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(_checks.integer(seed, "seed", "label_shift_pair", minimum=None))
     for split in ("train", "test"):
         x, y = getattr(domain, f"x_{split}"), getattr(domain, f"y_{split}")
         if len(y) < 4:
@@ -115,13 +116,15 @@ def estimate_label_shift(model: nn.Module, source_validation: tuple[torch.Tensor
     """BBSE with ``model``'s predictions: the class weights ``w`` (float64, ``(num_classes,)``) from labelled
     source data the model did not train on and unlabelled target inputs. The target's estimated class
     proportions are ``w * p_s(y)``."""
+    if not isinstance(source_validation, (tuple, list)) or len(source_validation) != 2:
+        raise TypeError(f"estimate_label_shift: source_validation must be a pair (inputs, labels), got {type(source_validation).__name__}")
     x, y = source_validation
-    if len(x) != len(y):
-        raise ValueError(f"source_validation holds {len(x)} inputs but {len(y)} labels")
-    if len(target_x) == 0:
-        raise ValueError("target_x is empty: the target's prediction rates need at least one input")
+    _checks.tensor(x, "source_validation's inputs", "estimate_label_shift", floating=None, min_rows=1)
+    _checks.labels(y, "source_validation's labels", "estimate_label_shift", n=len(x))
+    _check_num_classes(num_classes)
+    target = _logits(model, target_x, name="target_x", where="estimate_label_shift").argmax(1)
     confusion = confusion_joint(predict(model, x).cpu(), y.cpu(), num_classes)
-    return bbse_weights(confusion, prediction_rates(predict(model, target_x).cpu(), num_classes))
+    return bbse_weights(confusion, prediction_rates(target.cpu(), num_classes))
 
 
 def reweighted_predictions(model: nn.Module, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -132,7 +135,7 @@ def reweighted_predictions(model: nn.Module, x: torch.Tensor, weights: torch.Ten
         raise ValueError(f"weights must be a (C,) tensor of class weights, got {getattr(weights, 'shape', type(weights).__name__)}")
     if not torch.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
         raise ValueError(f"weights must be finite, non-negative and not all zero, got {weights.tolist()}")
-    logits = extract(model, model, x, 256)
+    logits = _logits(model, x, where="reweighted_predictions")
     if logits.shape[1] != len(weights):
         raise ValueError(f"the model predicts {logits.shape[1]} classes but {len(weights)} weights were given")
     return (torch.softmax(logits.double(), 1) * weights.to(logits.device, torch.float64)).argmax(1)

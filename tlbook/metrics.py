@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import _checks
+
 __all__ = ["accuracy", "accuracy_by_bins", "predict", "extract", "eval_mode", "feature_sample", "proxy_a_distance"]
 
 
@@ -24,28 +26,42 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 
 def extract(fn: Callable[[torch.Tensor], torch.Tensor], model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """``fn(chunk)`` over ``x`` in chunks, with ``model`` in eval mode; results concatenated."""
-    if len(x) == 0:
-        raise ValueError("cannot evaluate on an empty set of examples")
+    """``fn(chunk)`` over ``x`` in chunks, with ``model`` in eval mode; results concatenated. An ``x`` the
+    model cannot read (a wrong shape or dtype) is a ``ValueError`` that names it, with torch's reason."""
+    return _evaluate(fn, model, x, batch_size, "x", "extract")
+
+
+def _evaluate(fn: Callable[[torch.Tensor], torch.Tensor], model: nn.Module, x: torch.Tensor, batch_size: int, name: str,
+              where: str) -> torch.Tensor:
+    _checks.tensor(x, name, where, floating=None, min_rows=1, what="a batch of inputs (N, ...)")
+    _checks.integer(batch_size, "batch_size", where)
     with eval_mode(model):
-        return torch.cat([fn(chunk) for chunk in x.split(batch_size)])
+        try:
+            return torch.cat([fn(chunk) for chunk in x.split(batch_size)])
+        except RuntimeError as error:
+            raise ValueError(f"{where}: the model could not read {name}, {_checks._got(x)}: {error}") from error
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Predicted class of every input (argmax of the model's logits)."""
-    return extract(lambda chunk: model(chunk).argmax(1), model, x, batch_size)
+    return _logits(model, x, batch_size).argmax(1)
+
+
+def _logits(model: nn.Module, x: torch.Tensor, batch_size: int = 256, name: str = "x", where: str = "predict") -> torch.Tensor:
+    """The model's logits for ``x``, checked to be ``(N, classes)``; errors name ``x`` as ``name``."""
+    logits = _evaluate(model, model, x, batch_size, name, where)
+    if logits.ndim != 2:
+        raise ValueError(f"{where}: the model must return logits (N, classes) for {name}, got shape {tuple(logits.shape)}")
+    return logits
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
     """Fraction of ``x`` that ``model`` classifies as ``y`` (a float in [0, 1])."""
-    if not isinstance(y, torch.Tensor) or y.ndim != 1 or y.dtype.is_floating_point or y.dtype == torch.bool:
-        got = f"a {type(y).__name__}" if not isinstance(y, torch.Tensor) else f"shape {tuple(y.shape)}, dtype {y.dtype}"
-        raise ValueError(f"labels y must be a 1-D integer tensor of class indices, shape (N,); got {got}")
-    if len(x) != len(y):
-        raise ValueError(f"{len(x)} inputs but {len(y)} labels")
-    if len(y) == 0:
-        raise ValueError("accuracy of an empty set: x and y hold no example")
-    return (predict(model, x, batch_size) == y).sum().item() / len(y)  # an exact count over a count
+    _checks.tensor(x, "x", "accuracy", floating=None, min_rows=1, what="a batch of inputs (N, ...)")
+    _checks.labels(y, "y", "accuracy", n=len(x))
+    logits = _logits(model, x, batch_size, where="accuracy")
+    _checks.labels(y, "y", "accuracy", num_classes=logits.shape[1])
+    return (logits.argmax(1) == y.to(logits.device)).sum().item() / len(y)  # an exact count over a count
 
 
 def feature_sample(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n: int = 500,
@@ -90,11 +106,12 @@ def proxy_a_distance(source: torch.Tensor, target: torch.Tensor, seed: int = 0) 
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    if source.ndim != 2 or target.ndim != 2 or source.shape[1] != target.shape[1]:
-        raise ValueError(f"expected two feature matrices (n, d) and (m, d), got {tuple(source.shape)} and {tuple(target.shape)}")
+    for name, features in (("source", source), ("target", target)):
+        _checks.tensor(features, name, "proxy_a_distance", ndim=2, min_rows=4, what="features (n, d)")
+    if source.shape[1] != target.shape[1]:
+        raise ValueError(f"proxy_a_distance: source and target must have one width, got {source.shape[1]} and {target.shape[1]}")
+    _checks.integer(seed, "seed", "proxy_a_distance", minimum=0)
     n = min(len(source), len(target))
-    if n < 4:
-        raise ValueError(f"need at least 4 examples per domain, got {len(source)} and {len(target)}")
     g = torch.Generator().manual_seed(seed)
     pick = lambda x: x.detach().float().cpu()[torch.randperm(len(x), generator=g)[:n]]  # noqa: E731
     x = torch.cat([pick(source), pick(target)]).numpy()

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 
+from . import _checks
+
 __all__ = ["dann_lr", "dann_lambda"]
 
 
 def _check(p: float) -> float:
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"progress must lie in [0, 1], got {p}")
-    return float(p)
+    return _checks.number(p, "p (the progress)", "schedule", low=0.0, high=1.0)
 
 
 def dann_lr(p: float, alpha: float = 10.0, beta: float = 0.75) -> float:
@@ -22,6 +22,7 @@ def dann_lr(p: float, alpha: float = 10.0, beta: float = 0.75) -> float:
 
     Multiply the initial rate :math:`\mu_0 = 0.01` by it: :math:`\mu_p = \mu_0 / (1 + 10p)^{0.75}`.
     """
+    alpha, beta = (_checks.number(v, name, "dann_lr", low=0.0) for v, name in ((alpha, "alpha"), (beta, "beta")))
     return 1.0 / (1.0 + alpha * _check(p)) ** beta
 
 
@@ -31,5 +32,6 @@ def dann_lambda(p: float, gamma: float = 10.0) -> float:
     0 at the start, ≈ 0.987 at ``p = 0.5``, ≈ 0.9999 at the end: the domain term is
     switched on gently while the label predictor's early gradients are noisy.
     """
+    gamma = _checks.number(gamma, "gamma", "dann_lambda", low=0.0)
     return 2.0 / (1.0 + math.exp(-gamma * _check(p))) - 1.0
 

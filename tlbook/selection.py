@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import _checks
 from .metrics import extract
 
 __all__ = ["SCORES", "deep_embedded_score", "density_ratios", "entropy_score", "importance_weighted_score",
@@ -35,11 +36,7 @@ SCORES = ("source accuracy", "entropy", "SND", "IWV", "DEV")
 
 
 def _probabilities(probabilities: torch.Tensor, name: str) -> torch.Tensor:
-    if not isinstance(probabilities, torch.Tensor) or not probabilities.is_floating_point() or probabilities.ndim != 2:
-        raise ValueError(f"{name}: probabilities must be a floating (N, C) tensor of softmax outputs, got "
-                         f"{getattr(probabilities, 'dtype', type(probabilities).__name__)} of shape {tuple(getattr(probabilities, 'shape', ()))}")
-    if len(probabilities) < 2:
-        raise ValueError(f"{name}: needs at least two target examples, got {len(probabilities)}")
+    _checks.tensor(probabilities, "probabilities", name, ndim=2, min_rows=2, what="softmax outputs (N, C) of target examples")
     p = probabilities.detach().double().cpu()
     if (p < 0).any() or not torch.allclose(p.sum(1), torch.ones(len(p), dtype=p.dtype), atol=1e-4):
         raise ValueError(f"{name}: expected probabilities (non-negative rows that sum to 1): pass the softmax of the "
@@ -58,8 +55,7 @@ def soft_neighborhood_density(probabilities: torch.Tensor, temperature: float = 
     L2-normalised prediction, :math:`s_{nm} = \hat p_n^\top \hat p_m / \tau` (:math:`s_{nn} = -1/\tau`, as in the
     authors' code), and :math:`q_n = \mathrm{softmax}(s_n)`, SND :math:`= \frac1N \sum_n H(q_n)`: high when
     every prediction has many close neighbours (tight clusters), low when predictions scatter."""
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    _checks.number(temperature, "temperature", "soft_neighborhood_density", low=0.0, low_open=True)
     p = F.normalize(_probabilities(probabilities, "soft_neighborhood_density"), dim=1)
     similarity = p @ p.T / temperature
     similarity.fill_diagonal_(-1.0 / temperature)
@@ -75,12 +71,12 @@ def density_ratios(source_features: torch.Tensor, target_features: torch.Tensor,
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
+    for name, t, rows in (("source_features", source_features, 2), ("target_features", target_features, 2), ("at", at, 1)):
+        _checks.tensor(t, name, "density_ratios", ndim=range(2, 6), floating=None, min_rows=rows, what="features (N, ...)")
+    _checks.integer(seed, "seed", "density_ratios", minimum=0)
     rows = [np.asarray(t.detach().flatten(1).double().cpu()) for t in (source_features, target_features, at)]
-    if min(len(r) for r in rows[:2]) < 2 or len(rows[2]) == 0:
-        raise ValueError(f"density_ratios needs at least two source and two target rows and one row to weight, got "
-                         f"{len(rows[0])}, {len(rows[1])} and {len(rows[2])}")
     if len({r.shape[1] for r in rows}) != 1:
-        raise ValueError(f"features must have one width, got {[r.shape[1] for r in rows]}")
+        raise ValueError(f"density_ratios: source_features, target_features and at must have one width, got {[r.shape[1] for r in rows]}")
     scaler = StandardScaler().fit(np.concatenate(rows[:2]))
     domain = np.r_[np.zeros(len(rows[0])), np.ones(len(rows[1]))]
     classifier = LogisticRegression(max_iter=1000, random_state=seed).fit(scaler.transform(np.concatenate(rows[:2])), domain)

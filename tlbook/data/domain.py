@@ -5,6 +5,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from .. import _checks
+
 __all__ = ["Domain", "check_same_shape"]
 
 
@@ -88,13 +90,16 @@ class Domain:
         ``proportions[c]`` of it (normalised to sum to 1), with as many examples as the rarest requirement
         allows; the look of each class, ``p(x | y)``, is unchanged. A class with proportion 0 is left out
         (its label stays in the label space). Drawn with ``seed``."""
-        p = torch.as_tensor(proportions, dtype=torch.float64).flatten()
+        try:
+            p = torch.as_tensor(proportions, dtype=torch.float64).flatten()
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(f"proportions must be one number per class ({self.num_classes}), got {proportions!r}") from error
         if p.shape != (self.num_classes,):
             raise ValueError(f"proportions must give one value per class ({self.num_classes}), got {len(p)}")
         if not torch.isfinite(p).all() or (p < 0).any() or p.sum() <= 0:
             raise ValueError(f"proportions must be finite, non-negative and not all zero, got {p.tolist()}")
         p = p / p.sum()
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator().manual_seed(_checks.integer(seed, "seed", "with_proportions", minimum=None))
         splits = {}
         for split in ("train", "test"):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")

@@ -9,6 +9,7 @@ from typing import Callable
 
 import torch
 
+from .. import _checks
 from .. import files
 from .._code import source_digest
 from .benchmarks import fetch
@@ -243,9 +244,8 @@ def labelled_subset(domain: Domain, per_class: int, seed: int = 0) -> tuple[torc
 
     For semi-supervised settings and fine-tuning with few target labels.
     """
-    if per_class <= 0:
-        raise ValueError(f"per_class must be positive, got {per_class}")
-    g = torch.Generator().manual_seed(seed)
+    per_class = _checks.integer(per_class, "per_class", "labelled_subset")
+    g = torch.Generator().manual_seed(_checks.integer(seed, "seed", "labelled_subset", minimum=None))
     y = domain.y_train.cpu()
     chosen = []
     for c in range(domain.num_classes):

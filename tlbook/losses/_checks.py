@@ -7,22 +7,17 @@ from typing import Callable
 
 import torch
 
+from .._checks import tensor
+
 __all__ = ["at_least_float32", "check_pair", "full_precision"]
 
 
-def check_pair(x: torch.Tensor, y: torch.Tensor, name: str, min_rows: int = 1) -> None:
+def check_pair(x: torch.Tensor, y: torch.Tensor, name: str, min_rows: int = 1, names: tuple[str, str] = ("x", "y")) -> None:
     """``x`` and ``y`` must be 2-D float tensors with the same number of columns and enough rows."""
-    for label, t in (("source", x), ("target", y)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name}: {label} must be a torch.Tensor, got {type(t).__name__}")
-        if t.ndim != 2:
-            raise ValueError(f"{name}: {label} features must be 2-D (batch, features), got shape {tuple(t.shape)}")
-        if not t.is_floating_point():
-            raise TypeError(f"{name}: {label} features must be floating point, got {t.dtype}")
-        if t.shape[0] < min_rows:
-            raise ValueError(f"{name}: needs at least {min_rows} {label} examples per batch, got {t.shape[0]}")
+    for argument, label, t in ((names[0], "source", x), (names[1], "target", y)):
+        tensor(t, argument, name, ndim=2, min_rows=min_rows, what=f"{label} features (batch, features)")
     if x.shape[1] != y.shape[1]:
-        raise ValueError(f"{name}: source has {x.shape[1]} features but target has {y.shape[1]}")
+        raise ValueError(f"{name}: {names[0]} (source) has {x.shape[1]} features but {names[1]} (target) has {y.shape[1]}")
 
 
 def full_precision(loss: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:

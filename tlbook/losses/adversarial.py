@@ -9,23 +9,28 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import _checks
 from ._checks import at_least_float32
 
 __all__ = ["class_soft_labels", "domain_accuracy", "domain_classification", "domain_confusion", "soft_label_loss"]
 
 
-def _check_logits(logits: torch.Tensor, name: str) -> None:
-    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
-        raise TypeError(f"{name}: logits must be a floating tensor, got {getattr(logits, 'dtype', type(logits).__name__)}")
-    if logits.ndim not in (1, 2) or len(logits) == 0:
-        raise ValueError(f"{name}: expected (N,) binary or (N, D) domain logits with N >= 1, got shape {tuple(logits.shape)}")
+def _check_logits(logits: torch.Tensor, name: str, argument: str = "logits") -> None:
+    _checks.tensor(logits, argument, name, ndim=(1, 2), min_rows=1, what="(N,) binary or (N, D) domain logits")
 
 
-def _check_labels(labels: torch.Tensor, n: int, classes: int, name: str) -> None:
-    if labels.dtype != torch.int64 or labels.shape != (n,):
-        raise ValueError(f"{name}: labels must be int64 of shape ({n},), got {labels.dtype} {tuple(labels.shape)}")
-    if n and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(f"{name}: labels must lie in [0, {classes}), got values in [{int(labels.min())}, {int(labels.max())}]")
+def _check_domain_pair(source_logits: torch.Tensor, target_logits: torch.Tensor, name: str) -> None:
+    _check_logits(source_logits, name, "source_logits")
+    _check_logits(target_logits, name, "target_logits")
+    if source_logits.shape[1:] != target_logits.shape[1:]:
+        raise ValueError(f"{name}: source_logits {tuple(source_logits.shape)} and target_logits "
+                         f"{tuple(target_logits.shape)} disagree on the number of domains")
+
+
+def _check_class_logits(logits: torch.Tensor, labels: torch.Tensor, temperature: float, name: str) -> None:
+    _checks.tensor(logits, "logits", name, ndim=2, min_rows=1, what="class logits (N, C)")
+    _checks.labels(labels, "labels", name, num_classes=logits.shape[1], n=len(logits))
+    _checks.number(temperature, "temperature", name, low=0.0, low_open=True)
 
 
 def domain_classification(source_logits: torch.Tensor, target_logits: torch.Tensor,
@@ -39,11 +44,7 @@ def domain_classification(source_logits: torch.Tensor, target_logits: torch.Tens
     ``entropy_weights``). Each domain's weights are rescaled to average 1 within that domain, as CDAN's
     authors normalise them, and multiply its terms: equal weights give the unweighted loss.
     """
-    _check_logits(source_logits, "domain_classification")
-    _check_logits(target_logits, "domain_classification")
-    if source_logits.shape[1:] != target_logits.shape[1:]:
-        raise ValueError(f"domain_classification: source logits {tuple(source_logits.shape)} and target logits "
-                         f"{tuple(target_logits.shape)} disagree on the number of domains")
+    _check_domain_pair(source_logits, target_logits, "domain_classification")
     logits = torch.cat([source_logits, target_logits])
     domain = torch.cat([torch.zeros(len(source_logits), dtype=torch.int64, device=logits.device),
                         torch.ones(len(target_logits), dtype=torch.int64, device=logits.device)])
@@ -78,6 +79,8 @@ def domain_accuracy(source_logits: torch.Tensor, target_logits: torch.Tensor) ->
     """How often the domain classifier behind ``domain_classification`` is right (source = domain 0,
     target = domain 1); 0.5 is chance. Binary logits ``(N,)`` say "target" when positive; ``(N, D)``
     logits by their argmax. A detached scalar, for logging."""
+    _check_domain_pair(source_logits, target_logits, "domain_accuracy")
+
     def says_target(logits: torch.Tensor) -> torch.Tensor:
         return logits > 0 if logits.ndim == 1 else logits.argmax(1) == 1
 
@@ -112,12 +115,8 @@ def class_soft_labels(logits: torch.Tensor, labels: torch.Tensor, temperature: f
     row a distribution that says which other classes class k resembles. τ = 2 in the paper.
     Every class needs at least one example. Detached: soft labels are fixed targets.
     """
-    if logits.ndim != 2 or not logits.is_floating_point():
-        raise ValueError(f"class_soft_labels: logits must be float (N, C), got {logits.dtype} {tuple(logits.shape)}")
+    _check_class_logits(logits, labels, temperature, "class_soft_labels")
     classes = logits.shape[1]
-    _check_labels(labels, len(logits), classes, "class_soft_labels")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
     counts = torch.bincount(labels, minlength=classes)
     if (counts == 0).any():
         missing = torch.nonzero(counts == 0).flatten().tolist()
@@ -135,13 +134,10 @@ def soft_label_loss(logits: torch.Tensor, labels: torch.Tensor, soft_labels: tor
 
     ``soft_labels`` is the (C, C) table of ``class_soft_labels``; use the same τ for both.
     """
-    if logits.ndim != 2 or not logits.is_floating_point():
-        raise ValueError(f"soft_label_loss: logits must be float (N, C), got {logits.dtype} {tuple(logits.shape)}")
+    _check_class_logits(logits, labels, temperature, "soft_label_loss")
     classes = logits.shape[1]
-    _check_labels(labels, len(logits), classes, "soft_label_loss")
+    _checks.tensor(soft_labels, "soft_labels", "soft_label_loss", ndim=2, what="the (C, C) table of class_soft_labels")
     if soft_labels.shape != (classes, classes):
         raise ValueError(f"soft_label_loss: soft_labels must be ({classes}, {classes}), got {tuple(soft_labels.shape)}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
     log_p = F.log_softmax(at_least_float32(logits) / temperature, dim=1)
     return -(soft_labels[labels].to(log_p) * log_p).sum(1).mean()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import _checks
 from ._checks import check_pair, full_precision
 
 __all__ = ["cmd"]
@@ -25,12 +26,13 @@ def cmd(x: torch.Tensor, y: torch.Tensor, k: int = 5, bounds: tuple[float, float
     code's ``sqrt(sum(...))`` gives NaN there).
     """
     check_pair(x, y, "cmd", min_rows=1)
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"cmd: k must be a positive int, got {k!r}")
-    a, b = bounds
-    span = abs(b - a)
-    if span == 0:
-        raise ValueError(f"cmd: bounds must be an interval with b != a, got {bounds}")
+    _checks.integer(k, "k", "cmd")
+    if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
+        raise TypeError(f"cmd: bounds must be a pair (a, b) with a < b, got {bounds!r}")
+    a, b = (_checks.number(v, "bounds", "cmd") for v in bounds)
+    if not a < b:
+        raise ValueError(f"cmd: bounds must be an interval (a, b) with a < b, got {tuple(bounds)}")
+    span = b - a
     mx, my = x.mean(0), y.mean(0)
     total = torch.linalg.vector_norm(mx - my) / span
     cx, cy = x - mx, y - my

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import _checks
 from ._checks import check_pair, full_precision
 
 __all__ = ["coral", "covariance"]
@@ -10,6 +11,7 @@ __all__ = ["coral", "covariance"]
 
 def covariance(x: torch.Tensor) -> torch.Tensor:
     r"""Unbiased covariance of the rows of ``x``: :math:`\frac{1}{n-1}(x - \bar x)^\top (x - \bar x)`."""
+    _checks.tensor(x, "x", "covariance", ndim=2, min_rows=2, what="features (rows, features)")
     centred = x - x.mean(0, keepdim=True)
     return centred.T @ centred / (len(x) - 1)
 

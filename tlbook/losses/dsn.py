@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import _checks
 from ._checks import at_least_float32
 
 __all__ = ["difference_loss", "scale_invariant_mse"]
@@ -34,6 +35,7 @@ def difference_loss(shared: torch.Tensor, private: torch.Tensor, eps: float = 1e
     unchanged when one example's code is scaled.
     """
     _check_codes(shared, private)
+    _checks.number(eps, "eps", "difference_loss", low=0.0, low_open=True)
 
     def normalise(h: torch.Tensor) -> torch.Tensor:
         return F.normalize(h - h.mean(0, keepdim=True), dim=1, eps=eps)
@@ -56,15 +58,13 @@ def scale_invariant_mse(reconstruction: torch.Tensor, target: torch.Tensor, mask
     counting every pixel: PixelDA's masked pairwise MSE (Bousmalis et al., CVPR 2017, eq. 5), whose
     content-similarity term compares only the foreground of a source image with its rendering.
     """
-    if not isinstance(reconstruction, torch.Tensor) or not isinstance(target, torch.Tensor):
-        raise TypeError("scale_invariant_mse: reconstruction and target must be tensors")
+    for name, t in (("reconstruction", reconstruction), ("target", target)):
+        _checks.tensor(t, name, "scale_invariant_mse", what="a batch of images (N, ...)")
     if reconstruction.shape != target.shape:
         raise ValueError(f"scale_invariant_mse: reconstruction {tuple(reconstruction.shape)} and target "
                          f"{tuple(target.shape)} must have the same shape")
     if reconstruction.ndim < 2 or len(target) == 0:
         raise ValueError(f"scale_invariant_mse: expected a batch (N, ...) with N >= 1, got {tuple(target.shape)}")
-    if not reconstruction.is_floating_point() or not target.is_floating_point():
-        raise TypeError(f"scale_invariant_mse: expected floating tensors, got {reconstruction.dtype} and {target.dtype}")
     if mask is not None:
         if not isinstance(mask, torch.Tensor):
             raise TypeError(f"scale_invariant_mse: mask must be a tensor, got {type(mask).__name__}")

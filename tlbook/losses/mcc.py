@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from ._checks import at_least_float32
 from .conditional import entropy_weights
+from .. import _checks
 
 __all__ = ["minimum_class_confusion"]
 
@@ -25,14 +26,11 @@ __all__ = ["minimum_class_confusion"]
 def minimum_class_confusion(logits: torch.Tensor, temperature: float = 2.5) -> torch.Tensor:
     r"""The MCC loss of a batch of target ``logits`` ``(N, C)`` (``C`` ≥ 2), in :math:`[0, (C-1)/C]`; the
     paper's temperature :math:`T = 2.5` by default."""
-    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.ndim != 2:
-        raise ValueError(f"minimum_class_confusion: logits must be a floating (N, C) tensor, got "
-                         f"{getattr(logits, 'dtype', type(logits).__name__)} of shape {tuple(getattr(logits, 'shape', ()))}")
+    _checks.tensor(logits, "logits", "minimum_class_confusion", ndim=2, min_rows=1, what="target logits (N, C)")
     n, classes = logits.shape
-    if n < 1 or classes < 2:
-        raise ValueError(f"minimum_class_confusion: needs at least one example and two classes, got shape {(n, classes)}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    if classes < 2:
+        raise ValueError(f"minimum_class_confusion: logits must have at least two classes (columns), got shape {(n, classes)}")
+    _checks.number(temperature, "temperature", "minimum_class_confusion", low=0.0, low_open=True)
     with torch.autocast(logits.device.type, enabled=False):  # C - trace is a small difference: full precision
         p = F.softmax(at_least_float32(logits) / temperature, dim=1)
         weights = entropy_weights(p)  # CDAN+E's certainty weights, 1 + e^{-H}, here rescaled to mean 1

@@ -24,6 +24,7 @@ from typing import Sequence
 
 import torch
 
+from .. import _checks
 from ._checks import check_pair, full_precision
 
 __all__ = ["mmd", "mk_mmd", "median_bandwidth", "dan_bandwidths", "squared_distances"]
@@ -33,6 +34,7 @@ ESTIMATORS = ("biased", "unbiased", "linear")
 
 def squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``‖a_i − b_j‖²`` as an ``n×m`` matrix via ``‖a‖² + ‖b‖² − 2abᵀ`` (no ``n×m×d`` tensor)."""
+    check_pair(a, b, "squared_distances", min_rows=0, names=("a", "b"))
     return (a.pow(2).sum(1, keepdim=True) + b.pow(2).sum(1) - 2 * a @ b.T).clamp_min(0)
 
 
@@ -59,12 +61,16 @@ def median_bandwidth(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     The bandwidth is a statistic of the data, not a parameter to learn: a gradient through
     it would let the features shrink or blow up the kernel instead of aligning.
     """
+    check_pair(x, y, "median_bandwidth")
     pooled = torch.cat(_centre(x, y)).detach()
     return _median_off_diagonal(squared_distances(pooled, pooled))
 
 
 def dan_bandwidths(low: int = -8, high: int = 8) -> list[float]:
     """Multipliers ``2^(u/2)`` for ``u = 2·low … 2·high``: 2⁻⁸ … 2⁸ in steps of √2 (Long et al. 2015)."""
+    low, high = (_checks.integer(v, name, "dan_bandwidths", minimum=None) for v, name in ((low, "low"), (high, "high")))
+    if low > high:
+        raise ValueError(f"dan_bandwidths: low must not exceed high, got low={low}, high={high}")
     return [2.0 ** (u / 2) for u in range(2 * low, 2 * high + 1)]
 
 
@@ -156,9 +162,11 @@ def mk_mmd(
     """
     _check_estimator(x, y, estimator, "mk_mmd")
     multipliers = dan_bandwidths() if multipliers is None else list(multipliers)
-    if not multipliers or any(mu <= 0 for mu in multipliers):
-        raise ValueError("mk_mmd: multipliers must be a non-empty list of positive numbers")
-    weights = [1.0 / len(multipliers)] * len(multipliers) if weights is None else list(weights)
+    if not multipliers:
+        raise ValueError("mk_mmd: multipliers must be a non-empty list of positive numbers, got []")
+    multipliers = [_checks.number(mu, "multipliers", "mk_mmd", low=0.0, low_open=True) for mu in multipliers]
+    weights = [1.0 / len(multipliers)] * len(multipliers) if weights is None else [
+        _checks.number(w, "weights", "mk_mmd", low=0.0) for w in weights]
     if len(weights) != len(multipliers):
         raise ValueError(f"mk_mmd: {len(weights)} weights for {len(multipliers)} kernels")
     x, y = _centre(x, y)
@@ -175,6 +183,8 @@ def mk_mmd(
 def _given_bandwidth(bandwidth: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """A bandwidth the caller gives must be one positive, finite number (a tensor is checked only
     when it lives on the CPU: reading a GPU value back would stall every step)."""
+    if not isinstance(bandwidth, torch.Tensor):
+        _checks.number(bandwidth, "bandwidth", "mk_mmd", low=0.0, low_open=True)
     gamma = torch.as_tensor(bandwidth, dtype=x.dtype, device=x.device)
     if gamma.numel() != 1:
         raise ValueError(f"mk_mmd: bandwidth must be one number, got shape {tuple(gamma.shape)}")

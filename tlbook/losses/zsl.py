@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from .. import _checks
+
 __all__ = ["attribute_hinge"]
 
 VIOLATORS = ("max", "sum")
@@ -23,19 +25,12 @@ def attribute_hinge(scores: torch.Tensor, labels: torch.Tensor, margin: float = 
     indices of the true classes; ``margin`` k ≥ 0. Zero when every true class beats every
     other class by at least k. Vectorised over classes: no Python loop per sample.
     """
-    if scores.ndim != 2 or scores.shape[1] < 2 or scores.shape[0] < 1:
-        raise ValueError(f"scores must be (batch, classes) with at least one example and 2 classes, "
-                         f"got shape {tuple(scores.shape)}")
-    if not scores.is_floating_point():
-        raise TypeError(f"scores must be a floating tensor, got {scores.dtype}")
-    if labels.ndim != 1 or len(labels) != len(scores) or labels.dtype != torch.int64:
-        raise ValueError(f"labels must be int64 of shape ({len(scores)},), got {labels.dtype} {tuple(labels.shape)}")
-    if len(labels) and (labels.min() < 0 or labels.max() >= scores.shape[1]):
-        raise ValueError(f"labels must index the {scores.shape[1]} score columns, got values in [{labels.min()}, {labels.max()}]")
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
-    if violators not in VIOLATORS:
-        raise ValueError(f"violators must be one of {VIOLATORS}, got {violators!r}")
+    _checks.tensor(scores, "scores", "attribute_hinge", ndim=2, min_rows=1, what="compatibility scores (batch, classes)")
+    if scores.shape[1] < 2:
+        raise ValueError(f"attribute_hinge: scores must have at least 2 classes (columns), got shape {tuple(scores.shape)}")
+    _checks.labels(labels, "labels", "attribute_hinge", num_classes=scores.shape[1], n=len(scores))
+    _checks.number(margin, "margin", "attribute_hinge", low=0.0)
+    _checks.choice(violators, "violators", "attribute_hinge", VIOLATORS)
     true = scores.gather(1, labels[:, None])
     is_true = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, labels[:, None], True)
     if violators == "max":

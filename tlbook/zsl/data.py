@@ -5,10 +5,13 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from .. import _checks
+
 __all__ = ["ZeroShotData", "most_distinct_classes", "split_by_class"]
 
 TEST_FRACTION = 0.2  # of each seen class's images, held out to measure seen accuracy (generalised ZSL)
 SPLIT_SEED = 1234  # splits never change with the training seed
+MAX_SUBSETS = 1_000_000  # most_distinct_classes refuses a longer search (a second or two); C(20, 10) is 184,756
 
 
 @dataclass(frozen=True)
@@ -133,10 +136,19 @@ def most_distinct_classes(attributes: torch.Tensor, k: int, among: list[int] | N
     attributes are predicted well. Ties go to the first subset in lexicographic order.
     """
     from itertools import combinations
+    from math import comb
 
-    among = list(range(attributes.shape[0])) if among is None else list(among)
-    if not 2 <= k <= len(among):
-        raise ValueError(f"k must be between 2 and {len(among)}, got {k}")
+    _checks.tensor(attributes, "attributes", "most_distinct_classes", ndim=2, min_rows=2, what="an attribute matrix (classes, attributes)")
+    among = list(range(attributes.shape[0])) if among is None else [
+        _checks.integer(c, "among", "most_distinct_classes", minimum=0) for c in among]
+    if any(c >= len(attributes) for c in among) or len(set(among)) != len(among):
+        raise ValueError(f"most_distinct_classes: among must name distinct classes in [0, {len(attributes)}), got {among}")
+    k = _checks.integer(k, "k", "most_distinct_classes", minimum=2)
+    if k > len(among):
+        raise ValueError(f"most_distinct_classes: k must be between 2 and {len(among)}, got {k}")
+    if comb(len(among), k) > MAX_SUBSETS:
+        raise ValueError(f"most_distinct_classes: choosing k={k} of {len(among)} classes means {comb(len(among), k):,} subsets "
+                         f"to search, more than {MAX_SUBSETS:,}; narrow among or lower k")
     distance = torch.cdist(attributes.double(), attributes.double(), p=1)
     best = max(combinations(among, k), key=lambda s: min(distance[i, j].item() for i, j in combinations(s, 2)))
     return tuple(best)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import _checks
 from .metrics import per_class_accuracy, predict
 from .model import signatures
 
@@ -20,17 +21,14 @@ def eszsl_fit(features: torch.Tensor, labels: torch.Tensor, signatures: torch.Te
     ``features``: (m, d); ``labels``: (m,) int64 indices into the rows of ``signatures`` (z, a).
     Computed in float64. Scores: :func:`eszsl_scores`. The paper tunes γ, λ over powers of 10.
     """
-    if features.ndim != 2 or signatures.ndim != 2:
-        raise ValueError(f"features (m, d) and signatures (z, a) must be 2-D, got {tuple(features.shape)} and {tuple(signatures.shape)}")
-    if labels.ndim != 1 or len(labels) != len(features) or labels.dtype != torch.int64:
-        raise ValueError(f"labels must be int64 of shape ({len(features)},), got {labels.dtype} {tuple(labels.shape)}")
-    if len(features) == 0 or features.shape[1] == 0 or signatures.numel() == 0:
-        raise ValueError(f"eszsl_fit needs at least one example, one feature and one class signature, got features "
+    _checks.tensor(features, "features", "eszsl_fit", ndim=2, what="features (m, d)")
+    _checks.tensor(signatures, "signatures", "eszsl_fit", ndim=2, min_rows=1, what="class signatures (z, a)")
+    if len(features) == 0 or features.shape[1] == 0 or signatures.shape[1] == 0:
+        raise ValueError(f"eszsl_fit needs at least one example, one feature and one attribute, got features "
                          f"{tuple(features.shape)} and signatures {tuple(signatures.shape)}")
-    if labels.min() < 0 or labels.max() >= len(signatures):
-        raise ValueError(f"labels must index the {len(signatures)} rows of signatures")
-    if gamma <= 0 or lam <= 0:
-        raise ValueError(f"gamma and lam must be > 0, got {gamma} and {lam}")
+    _checks.labels(labels, "labels", "eszsl_fit", num_classes=len(signatures), n=len(features))
+    for value, name in ((gamma, "gamma"), (lam, "lam")):
+        _checks.number(value, name, "eszsl_fit", low=0.0, low_open=True)
     X = features.double().T
     S = signatures.double().T
     Y = 2 * torch.nn.functional.one_hot(labels, len(signatures)).double() - 1
@@ -42,7 +40,13 @@ def eszsl_fit(features: torch.Tensor, labels: torch.Tensor, signatures: torch.Te
 
 def eszsl_scores(features: torch.Tensor, V: torch.Tensor, signatures: torch.Tensor) -> torch.Tensor:
     """Scores xᵀ V s_y of each row of ``features`` (n, d) for each class signature (C, a): (n, C)."""
-    return (features.double() @ V @ signatures.double().T).to(features.dtype)
+    _checks.tensor(features, "features", "eszsl_scores", ndim=2, what="features (n, d)")
+    _checks.tensor(V, "V", "eszsl_scores", ndim=2, what="the map of eszsl_fit (d, a)")
+    _checks.tensor(signatures, "signatures", "eszsl_scores", ndim=2, min_rows=1, what="class signatures (C, a)")
+    if V.shape != (features.shape[1], signatures.shape[1]):
+        raise ValueError(f"eszsl_scores: V must be ({features.shape[1]}, {signatures.shape[1]}) for these features and "
+                         f"signatures, got {tuple(V.shape)}")
+    return (features.double() @ V.double() @ signatures.double().T).to(features.dtype)
 
 
 def eszsl_accuracy(problem, gamma: float = 1.0, lam: float = 1.0) -> float:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .. import _checks
 from ..metrics import extract
 
 __all__ = ["class_scores", "predict", "per_class_accuracy", "harmonic_mean", "GeneralisedResult",
@@ -27,10 +28,14 @@ def predict(scores: torch.Tensor, candidates: torch.Tensor, seen: torch.Tensor |
     Calibrated stacking (Chao et al., ECCV 2016): ``calibration`` γ is subtracted from the
     scores of candidates that are ``seen`` classes before the argmax, so γ > 0 favours unseen classes.
     """
-    if scores.ndim != 2 or scores.shape[1] != len(candidates):
-        raise ValueError(f"scores must be (N, {len(candidates)}) for {len(candidates)} candidates, got {tuple(scores.shape)}")
+    candidates = _candidates(candidates, "predict")
+    _checks.tensor(scores, "scores", "predict", ndim=2, min_rows=1, what="class scores (N, candidates)")
+    if scores.shape[1] != len(candidates):
+        raise ValueError(f"predict: scores must be (N, {len(candidates)}) for {len(candidates)} candidates, got {tuple(scores.shape)}")
+    calibration = _checks.number(calibration, "calibration", "predict")
     candidates = candidates.to(scores.device)
     if seen is not None and calibration:
+        seen = _checks.labels(torch.as_tensor(seen) if isinstance(seen, (list, tuple)) else seen, "seen", "predict")
         scores = scores - calibration * torch.isin(candidates, seen.to(scores.device)).to(scores.dtype)
     return candidates[scores.argmax(1)]
 
@@ -41,15 +46,16 @@ def per_class_accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float
     The standard zero-shot metric (Xian et al., TPAMI 2018): every class counts equally,
     however many test images it has.
     """
-    if predictions.shape != labels.shape or labels.numel() == 0:
-        raise ValueError(f"need equal, non-empty predictions and labels, got {tuple(predictions.shape)} and {tuple(labels.shape)}")
+    _checks.labels(labels, "labels", "per_class_accuracy")
+    if len(labels) == 0:
+        raise ValueError("per_class_accuracy: labels needs at least 1 row, got 0")
+    _checks.labels(predictions, "predictions", "per_class_accuracy", n=len(labels))
     return torch.stack([(predictions[labels == c] == c).float().mean() for c in labels.unique()]).mean().item()
 
 
 def harmonic_mean(u: float, s: float) -> float:
     """H = 2us / (u + s), the generalised zero-shot summary; 0 when u + s = 0."""
-    if not (0 <= u <= 1 and 0 <= s <= 1):
-        raise ValueError(f"accuracies must lie in [0, 1], got u={u}, s={s}")
+    u, s = (_checks.number(v, name, "harmonic_mean", low=0.0, high=1.0) for v, name in ((u, "u"), (s, "s")))
     return 0.0 if u + s == 0 else 2 * u * s / (u + s)
 
 
@@ -76,7 +82,12 @@ def seen_unseen_curve(scores_seen, y_seen, scores_unseen, y_unseen, candidates, 
     The γ range is read from the scores themselves: the gap between the best seen and the
     best unseen candidate of every test image.
     """
+    if not 2 <= _checks.integer(num, "num", "seen_unseen_curve", minimum=2) <= 1001:
+        raise ValueError(f"seen_unseen_curve: num must lie in [2, 1001] points (each one evaluates every test image), got {num}")
+    candidates, seen = _candidates(candidates, "seen_unseen_curve"), _candidates(seen, "seen_unseen_curve", "seen")
     is_seen = torch.isin(candidates.to(scores_seen.device), seen.to(scores_seen.device))
+    if is_seen.all() or not is_seen.any():
+        raise ValueError("seen_unseen_curve: candidates must hold both seen and unseen classes (seen names the seen ones)")
     scores = torch.cat([scores_seen, scores_unseen])
     gap = scores[:, is_seen].amax(1) - scores[:, ~is_seen].amax(1)
     gammas = torch.quantile(gap.float(), torch.linspace(0, 1, num, device=gap.device)).tolist()
@@ -105,6 +116,20 @@ def generalised_scores(model: nn.Module, problem) -> tuple[torch.Tensor, torch.T
     every_class = torch.arange(problem.num_classes, device=problem.attributes.device)
     return (class_scores(model, problem.x_test_seen, problem.attributes, every_class),
             class_scores(model, problem.x_test_unseen, problem.attributes, every_class))
+
+
+def _candidates(candidates: torch.Tensor, where: str, name: str = "candidates") -> torch.Tensor:
+    """Class ids as a non-empty 1-D int64 tensor (a list of ints is accepted), each once."""
+    if isinstance(candidates, (list, tuple)):
+        candidates = torch.tensor(candidates) if candidates else torch.zeros(0, dtype=torch.int64)
+    _checks.labels(candidates, name, where)
+    if len(candidates) == 0:
+        raise ValueError(f"{where}: {name} needs at least 1 class id, got none")
+    if (candidates < 0).any():
+        raise ValueError(f"{where}: {name} must be class ids (non-negative), got {candidates.tolist()}")
+    if len(candidates.unique()) != len(candidates):
+        raise ValueError(f"{where}: {name} must name each class once, got {candidates.tolist()}")
+    return candidates
 
 
 def _as_classes(candidates: torch.Tensor, num_classes: int) -> torch.Tensor:
