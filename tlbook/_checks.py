@@ -10,6 +10,7 @@ may scan.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Sequence
 
 import torch
@@ -43,12 +44,16 @@ def tensor(value: object, name: str, where: str, *, ndim: int | Sequence[int] | 
     return value
 
 
-def labels(value: object, name: str, where: str, *, num_classes: int | None = None, n: int | None = None) -> torch.Tensor:
-    """Class indices: a 1-D integer tensor (of ``n`` entries when given) with values in ``[0, num_classes)``;
-    the error names the classes out of range."""
+def labels(value: object, name: str, where: str, *, num_classes: int | None = None, n: int | None = None,
+           any_integer: bool = False) -> torch.Tensor:
+    """Class indices: a 1-D tensor of dtype int64 (any signed integer dtype with ``any_integer``; never uint8,
+    which indexes as a mask), of ``n`` entries when given, with values in ``[0, num_classes)``; the error
+    names the classes out of range."""
     tensor(value, name, where, ndim=1, floating=False, what="class indices of shape (N,)")
-    if value.dtype != torch.int64:
-        raise TypeError(f"{where}: {name} must be class indices of dtype torch.int64 (torch.long), got {value.dtype}")
+    signed = (torch.int8, torch.int16, torch.int32, torch.int64) if any_integer else (torch.int64,)
+    if value.dtype not in signed:
+        kind = "a signed integer dtype" if any_integer else "dtype torch.int64 (torch.long)"
+        raise TypeError(f"{where}: {name} must be class indices of {kind}, got {value.dtype}")
     if n is not None and len(value) != n:
         raise ValueError(f"{where}: {name} must hold one class per example, {n}, got {len(value)}")
     if num_classes is not None and len(value):
@@ -66,9 +71,12 @@ def same_rows(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str], where: s
 
 def integer(value: object, name: str, where: str, *, minimum: int | None = 1) -> int:
     """A Python or NumPy integer (not a bool) of at least ``minimum`` (None: any)."""
-    if isinstance(value, bool) or not isinstance(value, int) and not (hasattr(value, "__index__") and not isinstance(value, torch.Tensor)):
-        raise TypeError(f"{where}: {name} must be an integer, got {_got(value)}")
-    value = int(value)
+    try:
+        if isinstance(value, bool) or (isinstance(value, torch.Tensor) and value.dtype == torch.bool):
+            raise TypeError
+        value = operator.index(value)  # ints, NumPy and 0-d torch integers; not floats, strings or arrays
+    except TypeError:
+        raise TypeError(f"{where}: {name} must be an integer, got {_got(value)}") from None
     if minimum is not None and value < minimum:
         raise ValueError(f"{where}: {name} must be an integer of at least {minimum}, got {value}")
     return value
@@ -79,12 +87,14 @@ def number(value: object, name: str, where: str, *, low: float | None = None, hi
     """A real number (not a bool), finite when ``finite``, in ``[low, high]`` (``(low, high]`` with ``low_open``)."""
     if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex() and value.dtype != torch.bool:
         value = value.item()  # a one-number tensor (on a GPU this waits for it: hyper-parameters only)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not (
-            hasattr(value, "__float__") and not isinstance(value, (str, bytes, torch.Tensor))):
-        raise TypeError(f"{where}: {name} must be a number, got {_got(value)}")
+    real = isinstance(value, (int, float)) or (hasattr(value, "__float__") and getattr(value, "ndim", 0) == 0
+                                                and not isinstance(value, (str, bytes, complex, torch.Tensor))
+                                                and not str(getattr(value, "dtype", "")).startswith("complex"))
+    if isinstance(value, bool) or not real:
+        raise TypeError(f"{where}: {name} must be a real number, got {_got(value)}")
     value = float(value)
     if math.isnan(value) or (finite and math.isinf(value)):
-        raise ValueError(f"{where}: {name} must be a finite number, got {value}")
+        raise ValueError(f"{where}: {name} must be a {'finite ' if finite else ''}number, not NaN{' or inf' if finite else ''}, got {value}")
     too_low = low is not None and (value <= low if low_open else value < low)
     if too_low or (high is not None and value > high):
         left, right = ("(" if low_open else "[") + (f"{low:g}" if low is not None else "-inf"), f"{high:g}]" if high is not None else "inf)"
@@ -94,6 +104,8 @@ def number(value: object, name: str, where: str, *, low: float | None = None, hi
 
 def choice(value: object, name: str, where: str, options: Sequence[str]) -> str:
     """One of ``options``."""
-    if not isinstance(value, str) or value not in options:
+    if not isinstance(value, str):
+        raise TypeError(f"{where}: {name} must be one of {tuple(options)}, got {_got(value)}")
+    if value not in options:
         raise ValueError(f"{where}: unknown {name} {value!r}; choose from {tuple(options)}")
     return value

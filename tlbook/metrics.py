@@ -34,12 +34,15 @@ def extract(fn: Callable[[torch.Tensor], torch.Tensor], model: nn.Module, x: tor
 def _evaluate(fn: Callable[[torch.Tensor], torch.Tensor], model: nn.Module, x: torch.Tensor, batch_size: int, name: str,
               where: str) -> torch.Tensor:
     _checks.tensor(x, name, where, floating=None, min_rows=1, what="a batch of inputs (N, ...)")
-    _checks.integer(batch_size, "batch_size", where)
+    chunks = x.split(_checks.integer(batch_size, "batch_size", where))
     with eval_mode(model):
-        try:
-            return torch.cat([fn(chunk) for chunk in x.split(batch_size)])
+        try:  # a first chunk the model cannot read is the input's fault; anything later is raised as it is
+            first = fn(chunks[0])
+        except torch.cuda.OutOfMemoryError:  # torch.OutOfMemoryError in newer versions, the same class
+            raise
         except RuntimeError as error:
             raise ValueError(f"{where}: the model could not read {name}, {_checks._got(x)}: {error}") from error
+        return torch.cat([first, *(fn(chunk) for chunk in chunks[1:])])
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
@@ -58,9 +61,10 @@ def _logits(model: nn.Module, x: torch.Tensor, batch_size: int = 256, name: str 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
     """Fraction of ``x`` that ``model`` classifies as ``y`` (a float in [0, 1])."""
     _checks.tensor(x, "x", "accuracy", floating=None, min_rows=1, what="a batch of inputs (N, ...)")
-    _checks.labels(y, "y", "accuracy", n=len(x))
+    _checks.labels(y, "y", "accuracy", any_integer=True)
+    _checks.same_rows(x, y, ("x", "y"), "accuracy")
     logits = _logits(model, x, batch_size, where="accuracy")
-    _checks.labels(y, "y", "accuracy", num_classes=logits.shape[1])
+    _checks.labels(y, "y", "accuracy", num_classes=logits.shape[1], any_integer=True)
     return (logits.argmax(1) == y.to(logits.device)).sum().item() / len(y)  # an exact count over a count
 
 
@@ -107,10 +111,10 @@ def proxy_a_distance(source: torch.Tensor, target: torch.Tensor, seed: int = 0) 
     from sklearn.preprocessing import StandardScaler
 
     for name, features in (("source", source), ("target", target)):
-        _checks.tensor(features, name, "proxy_a_distance", ndim=2, min_rows=4, what="features (n, d)")
+        _checks.tensor(features, name, "proxy_a_distance", ndim=2, floating=None, min_rows=4, what="features (n, d)")
     if source.shape[1] != target.shape[1]:
         raise ValueError(f"proxy_a_distance: source and target must have one width, got {source.shape[1]} and {target.shape[1]}")
-    _checks.integer(seed, "seed", "proxy_a_distance", minimum=0)
+    seed = _checks.integer(seed, "seed", "proxy_a_distance", minimum=0)
     n = min(len(source), len(target))
     g = torch.Generator().manual_seed(seed)
     pick = lambda x: x.detach().float().cpu()[torch.randperm(len(x), generator=g)[:n]]  # noqa: E731

@@ -13,8 +13,8 @@ from . import _checks
 __all__ = ["dann_lr", "dann_lambda"]
 
 
-def _check(p: float) -> float:
-    return _checks.number(p, "p (the progress)", "schedule", low=0.0, high=1.0)
+def _check(p: float, where: str) -> float:
+    return _checks.number(p, "p (the progress)", where, low=0.0, high=1.0)
 
 
 def dann_lr(p: float, alpha: float = 10.0, beta: float = 0.75) -> float:
@@ -23,7 +23,7 @@ def dann_lr(p: float, alpha: float = 10.0, beta: float = 0.75) -> float:
     Multiply the initial rate :math:`\mu_0 = 0.01` by it: :math:`\mu_p = \mu_0 / (1 + 10p)^{0.75}`.
     """
     alpha, beta = (_checks.number(v, name, "dann_lr", low=0.0) for v, name in ((alpha, "alpha"), (beta, "beta")))
-    return 1.0 / (1.0 + alpha * _check(p)) ** beta
+    return 1.0 / (1.0 + alpha * _check(p, "dann_lr")) ** beta
 
 
 def dann_lambda(p: float, gamma: float = 10.0) -> float:
@@ -33,5 +33,5 @@ def dann_lambda(p: float, gamma: float = 10.0) -> float:
     switched on gently while the label predictor's early gradients are noisy.
     """
     gamma = _checks.number(gamma, "gamma", "dann_lambda", low=0.0)
-    return 2.0 / (1.0 + math.exp(-gamma * _check(p))) - 1.0
+    return 2.0 / (1.0 + math.exp(-gamma * _check(p, "dann_lambda"))) - 1.0
 

@@ -73,7 +73,7 @@ def density_ratios(source_features: torch.Tensor, target_features: torch.Tensor,
 
     for name, t, rows in (("source_features", source_features, 2), ("target_features", target_features, 2), ("at", at, 1)):
         _checks.tensor(t, name, "density_ratios", ndim=range(2, 6), floating=None, min_rows=rows, what="features (N, ...)")
-    _checks.integer(seed, "seed", "density_ratios", minimum=0)
+    seed = _checks.integer(seed, "seed", "density_ratios", minimum=0)
     rows = [np.asarray(t.detach().flatten(1).double().cpu()) for t in (source_features, target_features, at)]
     if len({r.shape[1] for r in rows}) != 1:
         raise ValueError(f"density_ratios: source_features, target_features and at must have one width, got {[r.shape[1] for r in rows]}")

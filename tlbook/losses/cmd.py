@@ -26,7 +26,7 @@ def cmd(x: torch.Tensor, y: torch.Tensor, k: int = 5, bounds: tuple[float, float
     code's ``sqrt(sum(...))`` gives NaN there).
     """
     check_pair(x, y, "cmd", min_rows=1)
-    _checks.integer(k, "k", "cmd")
+    k = _checks.integer(k, "k", "cmd")
     if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
         raise TypeError(f"cmd: bounds must be a pair (a, b) with a < b, got {bounds!r}")
     a, b = (_checks.number(v, "bounds", "cmd") for v in bounds)

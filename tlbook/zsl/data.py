@@ -138,9 +138,10 @@ def most_distinct_classes(attributes: torch.Tensor, k: int, among: list[int] | N
     from itertools import combinations
     from math import comb
 
-    _checks.tensor(attributes, "attributes", "most_distinct_classes", ndim=2, min_rows=2, what="an attribute matrix (classes, attributes)")
+    _checks.tensor(attributes, "attributes", "most_distinct_classes", ndim=2, floating=None, min_rows=2,
+                   what="an attribute matrix (classes, attributes)")
     among = list(range(attributes.shape[0])) if among is None else [
-        _checks.integer(c, "among", "most_distinct_classes", minimum=0) for c in among]
+        _checks.integer(c, "among", "most_distinct_classes", minimum=0) for c in (among.tolist() if isinstance(among, torch.Tensor) else among)]
     if any(c >= len(attributes) for c in among) or len(set(among)) != len(among):
         raise ValueError(f"most_distinct_classes: among must name distinct classes in [0, {len(attributes)}), got {among}")
     k = _checks.integer(k, "k", "most_distinct_classes", minimum=2)

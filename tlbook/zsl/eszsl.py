@@ -22,7 +22,7 @@ def eszsl_fit(features: torch.Tensor, labels: torch.Tensor, signatures: torch.Te
     Computed in float64. Scores: :func:`eszsl_scores`. The paper tunes γ, λ over powers of 10.
     """
     _checks.tensor(features, "features", "eszsl_fit", ndim=2, what="features (m, d)")
-    _checks.tensor(signatures, "signatures", "eszsl_fit", ndim=2, min_rows=1, what="class signatures (z, a)")
+    _checks.tensor(signatures, "signatures", "eszsl_fit", ndim=2, floating=None, min_rows=1, what="class signatures (z, a)")
     if len(features) == 0 or features.shape[1] == 0 or signatures.shape[1] == 0:
         raise ValueError(f"eszsl_fit needs at least one example, one feature and one attribute, got features "
                          f"{tuple(features.shape)} and signatures {tuple(signatures.shape)}")
@@ -42,7 +42,7 @@ def eszsl_scores(features: torch.Tensor, V: torch.Tensor, signatures: torch.Tens
     """Scores xᵀ V s_y of each row of ``features`` (n, d) for each class signature (C, a): (n, C)."""
     _checks.tensor(features, "features", "eszsl_scores", ndim=2, what="features (n, d)")
     _checks.tensor(V, "V", "eszsl_scores", ndim=2, what="the map of eszsl_fit (d, a)")
-    _checks.tensor(signatures, "signatures", "eszsl_scores", ndim=2, min_rows=1, what="class signatures (C, a)")
+    _checks.tensor(signatures, "signatures", "eszsl_scores", ndim=2, floating=None, min_rows=1, what="class signatures (C, a)")
     if V.shape != (features.shape[1], signatures.shape[1]):
         raise ValueError(f"eszsl_scores: V must be ({features.shape[1]}, {signatures.shape[1]}) for these features and "
                          f"signatures, got {tuple(V.shape)}")

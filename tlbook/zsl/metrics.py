@@ -46,10 +46,10 @@ def per_class_accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float
     The standard zero-shot metric (Xian et al., TPAMI 2018): every class counts equally,
     however many test images it has.
     """
-    _checks.labels(labels, "labels", "per_class_accuracy")
+    _checks.labels(labels, "labels", "per_class_accuracy", any_integer=True)
     if len(labels) == 0:
         raise ValueError("per_class_accuracy: labels needs at least 1 row, got 0")
-    _checks.labels(predictions, "predictions", "per_class_accuracy", n=len(labels))
+    _checks.labels(predictions, "predictions", "per_class_accuracy", n=len(labels), any_integer=True)
     return torch.stack([(predictions[labels == c] == c).float().mean() for c in labels.unique()]).mean().item()
 
 
@@ -122,7 +122,7 @@ def _candidates(candidates: torch.Tensor, where: str, name: str = "candidates") 
     """Class ids as a non-empty 1-D int64 tensor (a list of ints is accepted), each once."""
     if isinstance(candidates, (list, tuple)):
         candidates = torch.tensor(candidates) if candidates else torch.zeros(0, dtype=torch.int64)
-    _checks.labels(candidates, name, where)
+    _checks.labels(candidates, name, where, any_integer=True)
     if len(candidates) == 0:
         raise ValueError(f"{where}: {name} needs at least 1 class id, got none")
     if (candidates < 0).any():
