@@ -101,6 +101,12 @@ def _domain(s: Sizes) -> Domain:
     return Domain("generated", "generated", s.rand(n, s.d), s.labels(n), s.rand(m, s.d), s.labels(m), s.classes)
 
 
+def _generalised_problem(s: Sizes, **extra) -> dict:
+    """Scores of seen-class (0, 1) and unseen-class (2, 3) test images over all four candidates."""
+    return dict(scores_seen=s.randn(s.n, 4), y_seen=s.labels(s.n) % 2, scores_unseen=s.randn(s.m, 4),
+                y_unseen=2 + s.labels(s.m) % 2, candidates=torch.arange(4), seen=torch.tensor([0, 1]), **extra)
+
+
 def _confusion(s: Sizes) -> torch.Tensor:
     c = torch.eye(s.classes, dtype=torch.float64) * 0.8 + 0.2 / s.classes
     return c / c.sum()
@@ -224,19 +230,13 @@ SPECS: dict[str, Spec] = {
     "zsl.metrics.harmonic_mean": Spec(zsl_metrics.harmonic_mean, lambda s: dict(u=s.seed / 2**16, s=0.5),
                                       {"u": "progress", "s": "progress"}),
     "zsl.metrics.seen_unseen_curve": Spec(zsl_metrics.seen_unseen_curve,
-                                          lambda s: dict(scores_seen=s.randn(s.n, 4), y_seen=s.labels(s.n) % 2,
-                                                         scores_unseen=s.randn(s.m, 4), y_unseen=2 + s.labels(s.m) % 2,
-                                                         candidates=torch.arange(4), seen=torch.tensor([0, 1]), num=5),
+                                          lambda s: _generalised_problem(s, num=5),
                                           {"candidates": "class_ids", "seen": "class_ids", "num": "count_2"}),
     "zsl.metrics.generalised": Spec(zsl_metrics.generalised,
-                                    lambda s: dict(scores_seen=s.randn(s.n, 4), y_seen=s.labels(s.n) % 2,
-                                                   scores_unseen=s.randn(s.m, 4), y_unseen=2 + s.labels(s.m) % 2,
-                                                   candidates=torch.arange(4), seen=torch.tensor([0, 1])),
+                                    lambda s: _generalised_problem(s),
                                     {"candidates": "class_ids", "calibration": "finite_float"}),
     "zsl.metrics.choose_calibration": Spec(zsl_metrics.choose_calibration,
-                                           lambda s: dict(scores_seen=s.randn(s.n, 4), y_seen=s.labels(s.n) % 2,
-                                                          scores_unseen=s.randn(s.m, 4), y_unseen=2 + s.labels(s.m) % 2,
-                                                          candidates=torch.arange(4), seen=torch.tensor([0, 1]), num=5),
+                                           lambda s: _generalised_problem(s, num=5),
                                            {"candidates": "class_ids", "seen": "class_ids", "num": "count_2"}),
     "zsl.eszsl.eszsl_fit": Spec(eszsl.eszsl_fit, lambda s: dict(features=s.randn(s.n, s.d), labels=s.labels(s.n),
                                                                 signatures=s.rand(s.classes, 3)),

@@ -149,7 +149,7 @@ def test_prediction_never_leaves_the_candidate_set(calibration):
 
 def test_class_scores_reject_candidates_outside_the_classes():
     model = zsl.AttributeEmbedding(DigitCNN(in_channels=1), 4)
-    with pytest.raises(ValueError, match="class ids"):
+    with pytest.raises(ValueError, match=r"candidates must lie in \[0, 3\), got class\(es\) \[3\]"):
         zsl.class_scores(model, torch.zeros(2, 1, 16, 16), torch.zeros(3, 4), torch.tensor([0, 3]))
 
 

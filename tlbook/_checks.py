@@ -45,21 +45,21 @@ def tensor(value: object, name: str, where: str, *, ndim: int | Sequence[int] | 
 
 
 def labels(value: object, name: str, where: str, *, num_classes: int | None = None, n: int | None = None,
-           any_integer: bool = False) -> torch.Tensor:
+           min_rows: int = 0, any_integer: bool = False) -> torch.Tensor:
     """Class indices: a 1-D tensor of dtype int64 (any signed integer dtype with ``any_integer``; never uint8,
-    which indexes as a mask), of ``n`` entries when given, with values in ``[0, num_classes)``; the error
-    names the classes out of range."""
-    tensor(value, name, where, ndim=1, floating=False, what="class indices of shape (N,)")
+    which indexes as a mask), of ``n`` entries when given (at least ``min_rows``), with values in
+    ``[0, num_classes)``; the error names the classes out of range. The range costs two reductions, as the
+    losses' checks always did; the offending classes are listed only when there are some."""
+    tensor(value, name, where, ndim=1, floating=False, min_rows=min_rows, what="class indices of shape (N,)")
     signed = (torch.int8, torch.int16, torch.int32, torch.int64) if any_integer else (torch.int64,)
     if value.dtype not in signed:
         kind = "a signed integer dtype" if any_integer else "dtype torch.int64 (torch.long)"
         raise TypeError(f"{where}: {name} must be class indices of {kind}, got {value.dtype}")
     if n is not None and len(value) != n:
         raise ValueError(f"{where}: {name} must hold one class per example, {n}, got {len(value)}")
-    if num_classes is not None and len(value):
+    if num_classes is not None and len(value) and (value.min() < 0 or value.max() >= num_classes):
         wrong = value[(value < 0) | (value >= num_classes)]
-        if len(wrong):
-            raise ValueError(f"{where}: {name} must lie in [0, {num_classes}), got class(es) {sorted(set(wrong.tolist()))[:10]}")
+        raise ValueError(f"{where}: {name} must lie in [0, {num_classes}), got class(es) {sorted(set(wrong.tolist()))[:10]}")
     return value
 
 

@@ -50,25 +50,12 @@ def label_shift_pair(domain: Domain, proportions, seed: int = 0) -> tuple[Domain
     return source, rest.with_proportions(proportions, seed=seed)
 
 
-def _check_classes(values: torch.Tensor, num_classes: int, name: str) -> None:
-    if not isinstance(values, torch.Tensor) or values.dtype != torch.int64 or values.ndim != 1 or len(values) == 0:
-        raise ValueError(f"{name} must be a non-empty int64 tensor of class indices (N,), got "
-                         f"{getattr(values, 'dtype', type(values).__name__)} of shape {tuple(getattr(values, 'shape', ()))}")
-    if values.min() < 0 or values.max() >= num_classes:
-        raise ValueError(f"{name} must lie in [0, {num_classes}), got values in [{int(values.min())}, {int(values.max())}]")
-
-
-def _check_num_classes(num_classes: int) -> None:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer of at least 2, got {num_classes!r}")
-
-
 def confusion_joint(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """``C[i, j]``: the share of examples predicted ``i`` whose class is ``j`` (a joint distribution: all
     entries sum to 1), in float64."""
-    _check_num_classes(num_classes)
-    _check_classes(predictions, num_classes, "predictions")
-    _check_classes(labels, num_classes, "labels")
+    num_classes = _checks.integer(num_classes, "num_classes", "confusion_joint", minimum=2)
+    _checks.labels(predictions, "predictions", "confusion_joint", num_classes=num_classes, min_rows=1)
+    _checks.labels(labels, "labels", "confusion_joint", num_classes=num_classes, min_rows=1)
     if predictions.shape != labels.shape:
         raise ValueError(f"{len(predictions)} predictions but {len(labels)} labels; one of each per example")
     counts = torch.bincount(predictions.cpu() * num_classes + labels.cpu(), minlength=num_classes**2)
@@ -77,8 +64,8 @@ def confusion_joint(predictions: torch.Tensor, labels: torch.Tensor, num_classes
 
 def prediction_rates(predictions: torch.Tensor, num_classes: int) -> torch.Tensor:
     """``μ[i]``: the share of examples predicted ``i``, in float64."""
-    _check_num_classes(num_classes)
-    _check_classes(predictions, num_classes, "predictions")
+    num_classes = _checks.integer(num_classes, "num_classes", "prediction_rates", minimum=2)
+    _checks.labels(predictions, "predictions", "prediction_rates", num_classes=num_classes, min_rows=1)
     return torch.bincount(predictions.cpu(), minlength=num_classes).double() / len(predictions)
 
 
@@ -121,7 +108,7 @@ def estimate_label_shift(model: nn.Module, source_validation: tuple[torch.Tensor
     x, y = source_validation
     _checks.tensor(x, "source_validation's inputs", "estimate_label_shift", floating=None, min_rows=1)
     _checks.labels(y, "source_validation's labels", "estimate_label_shift", n=len(x))
-    _check_num_classes(num_classes)
+    _checks.integer(num_classes, "num_classes", "estimate_label_shift", minimum=2)
     target = _logits(model, target_x, name="target_x", where="estimate_label_shift").argmax(1)
     confusion = confusion_joint(predict(model, x).cpu(), y.cpu(), num_classes)
     return bbse_weights(confusion, prediction_rates(target.cpu(), num_classes))

@@ -46,9 +46,7 @@ def per_class_accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float
     The standard zero-shot metric (Xian et al., TPAMI 2018): every class counts equally,
     however many test images it has.
     """
-    _checks.labels(labels, "labels", "per_class_accuracy", any_integer=True)
-    if len(labels) == 0:
-        raise ValueError("per_class_accuracy: labels needs at least 1 row, got 0")
+    _checks.labels(labels, "labels", "per_class_accuracy", min_rows=1, any_integer=True)
     _checks.labels(predictions, "predictions", "per_class_accuracy", n=len(labels), any_integer=True)
     return torch.stack([(predictions[labels == c] == c).float().mean() for c in labels.unique()]).mean().item()
 
@@ -122,9 +120,7 @@ def _candidates(candidates: torch.Tensor, where: str, name: str = "candidates") 
     """Class ids as a non-empty 1-D int64 tensor (a list of ints is accepted), each once."""
     if isinstance(candidates, (list, tuple)):
         candidates = torch.tensor(candidates) if candidates else torch.zeros(0, dtype=torch.int64)
-    _checks.labels(candidates, name, where, any_integer=True)
-    if len(candidates) == 0:
-        raise ValueError(f"{where}: {name} needs at least 1 class id, got none")
+    _checks.labels(candidates, name, where, min_rows=1, any_integer=True)
     if (candidates < 0).any():
         raise ValueError(f"{where}: {name} must be class ids (non-negative), got {candidates.tolist()}")
     if len(candidates.unique()) != len(candidates):
@@ -133,9 +129,6 @@ def _candidates(candidates: torch.Tensor, where: str, name: str = "candidates") 
 
 
 def _as_classes(candidates: torch.Tensor, num_classes: int) -> torch.Tensor:
-    candidates = torch.as_tensor(candidates)
-    if candidates.ndim != 1 or candidates.numel() == 0 or candidates.dtype != torch.int64:
-        raise ValueError(f"candidates must be a non-empty 1-D int64 tensor of class ids, got {candidates.dtype} {tuple(candidates.shape)}")
-    if candidates.min() < 0 or candidates.max() >= num_classes:
-        raise ValueError(f"candidates must be class ids in [0, {num_classes}), got {candidates.tolist()}")
-    return candidates
+    """``_candidates``, each also a row of the attribute matrix: in ``[0, num_classes)``."""
+    candidates = _candidates(candidates, "class_scores")
+    return _checks.labels(candidates, "candidates", "class_scores", num_classes=num_classes, any_integer=True)
