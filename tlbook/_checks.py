@@ -109,3 +109,39 @@ def choice(value: object, name: str, where: str, options: Sequence[str]) -> str:
     if value not in options:
         raise ValueError(f"{where}: unknown {name} {value!r}; choose from {tuple(options)}")
     return value
+
+
+def device(value: object, name: str, where: str) -> torch.device:
+    """A device this machine has (a str or ``torch.device``): ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``...;
+    a name torch does not know, or an accelerator (or index) the machine lacks, is refused before any work."""
+    if not isinstance(value, (str, torch.device)):
+        raise TypeError(f"{where}: {name} must be a device such as 'cpu' or 'cuda:0' (a str or torch.device), got {_got(value)}")
+    try:
+        chosen = torch.device(value)
+    except RuntimeError:
+        raise ValueError(f"{where}: {name} must be a device such as 'cpu' or 'cuda:0', got {value!r}") from None
+    if chosen.type == "cpu":
+        return chosen
+    backend = getattr(torch, chosen.type, None)  # torch.cuda, torch.mps, torch.xpu...
+    count = backend.device_count() if hasattr(backend, "is_available") and backend.is_available() else 0
+    if (chosen.index or 0) >= count:
+        raise ValueError(f"{where}: {name} {str(chosen)!r} does not exist on this machine ({count} {chosen.type} "
+                         f"device(s)); use 'cpu'" + (f" or one of {chosen.type}:0..{count - 1}" if count else ""))
+    return chosen
+
+
+def module(value: object, name: str, where: str, *, what: str = "a torch.nn.Module") -> "torch.nn.Module":
+    """A ``torch.nn.Module`` (a network, a discriminator...)."""
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{where}: {name} must be {what}, got {_got(value)}")
+    return value
+
+
+def schedule(value: object, name: str, where: str):
+    """A function of the training progress ``p`` in [0, 1] giving a finite, non-negative factor: probed
+    at ``p = 0`` and ``p = 1`` here, so a schedule that goes negative or NaN is refused before training."""
+    if not callable(value):
+        raise TypeError(f"{where}: {name} must be a function of the progress p in [0, 1], got {_got(value)}")
+    for p in (0.0, 1.0):
+        number(value(p), f"{name}({p:g})", where, low=0.0)
+    return value
