@@ -37,9 +37,21 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     def line(cells: Sequence[object]) -> str:
         return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
 
+    def cells(value: object, name: str) -> list:  # a string is one cell's text, never a row of letters
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+            raise TypeError(f"markdown_table: {name} must be a list of cells, got {_checks._got(value)}")
+        return list(value)
+
+    header = cells(header, "header")
+    if not header:
+        raise ValueError("markdown_table: header must name at least one column, got []")
+    if isinstance(rows, (str, bytes, dict)) or not hasattr(rows, "__iter__"):
+        raise TypeError(f"markdown_table: rows must be a list of rows, got {_checks._got(rows)}")
+    rows = [cells(row, "every row in rows") for row in rows]
     for row in rows:
         if len(row) != len(header):
-            raise ValueError(f"a row has {len(row)} cells and the header {len(header)}: {list(row)}")
+            raise ValueError(f"markdown_table: a row has {len(row)} cells and the header {len(header)} (every row in "
+                             f"rows needs one cell per column): {list(row)}")
     return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
 
 
@@ -52,8 +64,25 @@ class Runs:
     methods: list[Method] = field(repr=False)
     histories: list[History] = field(repr=False)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise TypeError(f"Runs: name must be a string, got {_checks._got(self.name)}")
+        self.seeds = _seeds(self.seeds, "Runs")
+        for name in ("methods", "histories"):
+            if not isinstance(getattr(self, name), (list, tuple)):
+                raise TypeError(f"Runs: {name} must be a list, one per seed, got {_checks._got(getattr(self, name))}")
+        if not all(isinstance(h, History) for h in self.histories):
+            raise TypeError(f"Runs: histories must be the History of each run, got {[type(h).__name__ for h in self.histories]}")
+
     def accuracies(self, eval_set: str = "target test") -> np.ndarray:
         """Final accuracy on ``eval_set`` of every seed's run."""
+        if len(self.histories) != len(self.seeds):
+            raise ValueError(f"Runs {self.name!r}: {len(self.histories)} histories for {len(self.seeds)} seeds {self.seeds}")
+        missing = [seed for seed, h in zip(self.seeds, self.histories) if not h.evals.get(eval_set)]
+        if missing:
+            recorded = sorted({name for h in self.histories for name in h.evals})
+            raise ValueError(f"Runs {self.name!r}: eval_set {eval_set!r} was not recorded by the run(s) of seed(s) "
+                             f"{missing}; recorded: {recorded}")
         return np.array([h.final(eval_set) for h in self.histories])
 
     def summary(self, eval_set: str = "target test") -> str:
@@ -68,6 +97,9 @@ class Runs:
     def joined(cls, name: str, parts: Sequence["Runs"]) -> "Runs":
         """One configuration's runs made seed by seed (e.g. each seed starting from its own network or
         its own estimate), as one ``Runs``; a seed may appear once."""
+        parts = list(parts) if hasattr(parts, "__iter__") and not isinstance(parts, (str, dict)) else [parts]
+        if not all(isinstance(part, Runs) for part in parts):
+            raise TypeError(f"joined: parts must be a list of Runs, got {[type(part).__name__ for part in parts]}")
         seeds = [seed for part in parts for seed in part.seeds]
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"joined needs at least one run and no seed twice, got seeds {seeds}")
@@ -88,19 +120,51 @@ def repeat(
     Each run seeds every generator first, so weights, batches and dropout are
     reproducible. A single progress bar counts the runs.
     """
+    if not callable(make_method) or isinstance(make_method, Method):  # a method would be trained again, seed after seed
+        raise TypeError("repeat: make_method must be a function () -> Method that builds a fresh method, "
+                        f"got {_checks._got(make_method)}")
+    seeds = _seeds(seeds, "repeat")
+    if not isinstance(name, str):
+        raise TypeError(f"repeat: name must be a string, got {_checks._got(name)}")
+    if not isinstance(progress_bar, bool):
+        raise TypeError(f"repeat: progress_bar must be True or False, got {_checks._got(progress_bar)}")
+    if "seed" in fit_options:
+        raise TypeError("repeat: give the seeds as seeds=[...], not seed=: each run takes its own")
     methods, histories = [], []
-    for seed in tqdm(list(seeds), desc=name or "seeds", disable=not progress_bar, leave=False):
+    for seed in tqdm(seeds, desc=name or "seeds", disable=not progress_bar, leave=False):
         seed_everything(seed)
         method = make_method()
+        if not isinstance(method, Method):
+            raise TypeError(f"repeat: make_method must return a fresh Method, got {_checks._got(method)}")
         histories.append(fit(method, source, target, seed=seed, progress_bar=False, **fit_options))
         methods.append(method)
     return Runs(name, list(seeds), methods, histories)
+
+
+def _seeds(seeds: object, where: str) -> list[int]:
+    """A non-empty list of distinct, non-negative integer seeds."""
+    if isinstance(seeds, (str, bytes, dict)) or not hasattr(seeds, "__len__") or np.ndim(seeds) != 1:
+        raise TypeError(f"{where}: seeds must be a list of integer seeds, got {_checks._got(seeds)}")
+    seeds = [_checks.integer(seed, "seeds", where, minimum=0) for seed in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"{where}: seeds must be at least one seed and no seed twice, got {seeds}")
+    return seeds
 
 
 def comparison_table(runs: Sequence[Runs], baseline: Runs | None = None) -> str:
     """A Markdown table: target-test and source-test accuracy (mean ± std over seeds), and
     the gain over ``baseline`` computed seed by seed (each run's seeds must be among the
     baseline's). A run with fewer seeds than the others says how many it has."""
+    if isinstance(runs, dict):
+        raise TypeError("comparison_table: runs must be a list of Runs (for a dict, list(runs.values())), "
+                        f"got {_checks._got(runs)}")
+    if isinstance(runs, (str, bytes)) or not hasattr(runs, "__iter__"):
+        raise TypeError(f"comparison_table: runs must be a list of Runs, got {_checks._got(runs)}")
+    runs = list(runs)
+    if not all(isinstance(r, Runs) for r in runs):
+        raise TypeError(f"comparison_table: runs must be a list of Runs, got {[type(r).__name__ for r in runs]}")
+    if baseline is not None and not isinstance(baseline, Runs):
+        raise TypeError(f"comparison_table: baseline must be a Runs or None, got {_checks._got(baseline)}")
     header = ["method", "target test (%)", "source test (%)"] + (["gain over baseline (points)"] if baseline else [])
     rows = []
     for r in runs:
@@ -116,7 +180,12 @@ def comparison_table(runs: Sequence[Runs], baseline: Runs | None = None) -> str:
 def glue(name: str, value: object) -> None:
     """Hand a computed value to the page's prose, where ``{glue:text}`name:.1f``` quotes it, so the text
     and the tables next to it come from the same run and cannot drift apart (myst-nb's ``glue``).
-    Where myst-nb is not installed (e.g. a notebook opened on Colab) it does nothing."""
+    Where myst-nb is not installed (e.g. a notebook opened on Colab) it does nothing. A NaN or infinite
+    number is refused: the prose would quote it as a result."""
+    if not isinstance(name, str) or not name or any(c.isspace() for c in name):
+        raise TypeError(f"glue: name must be a key the page can quote (a string without spaces), got {_checks._got(name)}")
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        raise ValueError(f"glue: value of {name!r} must be a finite number, got {value}")
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm  # text bars: they read the same in a terminal, a notebook and the rendered book
 
+from . import _checks
 from . import distributed as dist_
 from . import files
 from .data import BatchSampler, Domain, check_same_shape
@@ -34,7 +36,10 @@ __all__ = ["History", "NonFiniteLoss", "Settings", "fit", "make_optimizer"]
 @dataclass
 class History:
     """What ``fit`` recorded: loss terms every ``log_every`` steps (averaged over
-    the interval) and accuracies on the evaluation sets every ``eval_every`` steps."""
+    the interval) and accuracies on the evaluation sets every ``eval_every`` steps.
+
+    Every list of ``terms`` has one entry per entry of ``steps``: a term that a method logs in part of
+    the run only is averaged over the steps that logged it, and is NaN where no step of the interval did."""
 
     steps: list[int] = field(default_factory=list)
     terms: dict[str, list[float]] = field(default_factory=dict)
@@ -44,7 +49,7 @@ class History:
 
     def final(self, name: str) -> float:
         """The last recorded accuracy on evaluation set ``name``."""
-        if name not in self.evals:
+        if not self.evals.get(name):
             raise KeyError(f"no evaluation set {name!r}; recorded: {', '.join(self.evals) or 'none'}")
         return self.evals[name][-1]
 
@@ -58,6 +63,11 @@ RANK_SEED_STRIDE = 2**20  #: rank r draws its batches with seeds ``seed + r·str
 
 def make_optimizer(name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0) -> Callable:
     """A factory ``params -> optimizer`` for ``"sgd"`` (with momentum) or ``"adam"``."""
+    if not isinstance(name, str):
+        raise TypeError(f"make_optimizer: the optimizer name must be 'sgd' or 'adam', got {_checks._got(name)}")
+    _checks.number(lr, "lr", "make_optimizer", low=0.0, low_open=True)
+    _checks.number(momentum, "momentum", "make_optimizer", low=0.0)
+    _checks.number(weight_decay, "weight_decay", "make_optimizer", low=0.0)
     # foreach: one multi-tensor update per step instead of a Python loop over parameters (the same
     # arithmetic; PyTorch's default on a GPU, not on a CPU).
     if name == "sgd":
@@ -114,9 +124,74 @@ def _check_arguments(steps, batch_size, lr, every: dict) -> None:
     counts = {"steps": steps, "batch_size": batch_size, **{k: v for k, v in every.items() if v is not None}}
     for name, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            raise ValueError(f"fit: {name} must be a positive integer, got {value!r}")
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive, finite number, got {lr!r}")
+        raise ValueError(f"fit: lr must be a positive, finite number, got {lr!r}")
+
+
+def _check_options(optimizer, momentum, weight_decay, lr_schedule, checkpoint, seed, callback, flags: dict) -> None:
+    """fit's other settings, before anything runs: a typo here would otherwise surface steps later, or never."""
+    if isinstance(optimizer, str):
+        _checks.choice(optimizer, "optimizer", "fit", ("sgd", "adam"))
+    elif not callable(optimizer):
+        raise TypeError(f"fit: optimizer must be 'sgd', 'adam' or a factory params -> optimizer, got {_checks._got(optimizer)}")
+    _checks.number(momentum, "momentum", "fit", low=0.0)
+    _checks.number(weight_decay, "weight_decay", "fit", low=0.0)
+    if lr_schedule is not None:
+        _checks.schedule(lr_schedule, "lr_schedule", "fit")
+    _checks.integer(seed, "seed", "fit", minimum=None)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"fit: callback must be a function (step, method, history), got {_checks._got(callback)}")
+    for name, value in flags.items():
+        if not isinstance(value, bool) and not (name == "distributed" and value is None):
+            raise TypeError(f"fit: {name} must be True or False, got {_checks._got(value)}")
+    if checkpoint is not None:
+        if not isinstance(checkpoint, (str, os.PathLike)):
+            raise TypeError(f"fit: checkpoint must be a file path, got {_checks._got(checkpoint)}")
+        path = Path(checkpoint)
+        if path.is_dir():
+            raise ValueError(f"fit: checkpoint must be a file, and {path} is a folder; name a file in it, e.g. {path / 'run.pt'}")
+        if not path.parent.is_dir():
+            raise ValueError(f"fit: checkpoint {path} cannot be written: its folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK):
+            raise ValueError(f"fit: checkpoint {path} cannot be written: its folder {path.parent} is not writable")
+
+
+def _check_inputs(method, source, target) -> None:
+    """A method, and domains with one input shape on one device."""
+    if not isinstance(method, Method):
+        raise TypeError(f"fit: method must be a tlbook.methods.Method (a classifier and its loss), got {_checks._got(method)}")
+    for name, domain in (("source", source), ("target", target)):
+        if not isinstance(domain, Domain) and not (name == "target" and domain is None):
+            raise TypeError(f"fit: {name} must be a tlbook.data.Domain, got {_checks._got(domain)}")
+    if target is not None and target.device != source.device:
+        raise ValueError(f"fit: source and target must be on one device, got source on {source.device} and target on "
+                         f"{target.device}; move one with .to(device)")
+    if target is not None:
+        check_same_shape(source, target)
+
+
+def _check_eval_sets(eval_sets, method: Method, source: Domain) -> None:
+    """``eval_sets`` as ``fit`` will use them (the domains' test splits by default): (x, y) pairs of matching
+    lengths, inputs like the source's on its device, labels the model can predict; so nothing knowable now
+    fails at the first evaluation."""
+    if not isinstance(eval_sets, dict):
+        raise TypeError(f"fit: eval_sets must be a dict name -> (x, y), got {_checks._got(eval_sets)}")
+    classes = getattr(getattr(method, "classifier", None), "num_classes", None)
+    for name, pair in eval_sets.items():
+        what = f"eval_sets[{name!r}]"
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"fit: {what} must be a pair (x, y) of inputs and labels, got {_checks._got(pair)}")
+        x, y = pair
+        _checks.tensor(x, f"{what}'s inputs", "fit", floating=None, min_rows=1, what="a batch of inputs (N, ...)")
+        if tuple(x.shape[1:]) != source.input_shape:
+            raise ValueError(f"fit: {what}'s inputs must have the source's input shape {source.input_shape}, "
+                             f"got {tuple(x.shape[1:])}")
+        if x.device != source.device or x.dtype != source.x_train.dtype:
+            raise ValueError(f"fit: {what}'s inputs must be {source.x_train.dtype} on the source's device, "
+                             f"{source.device}, as the source's are, got {x.dtype} on {x.device}")
+        _checks.labels(y, f"{what}'s labels", "fit", n=len(x), any_integer=True,
+                       num_classes=classes if isinstance(classes, int) and y.device.type != "meta" else None)
 
 
 def _autocast(device: torch.device, amp: bool) -> tuple[str, torch.dtype] | None:
@@ -156,6 +231,7 @@ class _Run:
     def __init__(self, method: Method, optimizers: list, samplers: list, parallel, settings: Settings):
         self.method, self.optimizers, self.samplers, self.parallel, self.settings = method, optimizers, samplers, parallel, settings
         self.history, self.start, self.running, self.count = History(), 0, {}, 0
+        self.seen: dict[str, int] = {}  # the steps that logged each term since the last log
         for opt in optimizers:
             for group in opt.param_groups:
                 group.setdefault("base_lr", group["lr"])
@@ -201,20 +277,24 @@ class _Run:
         terms = self.method.training_step(source_batch, target_batch, progress, self.optimizers)
         for name, value in terms.items():  # summed on the device: no sync per step
             self.running[name] = self.running.get(name, 0.0) + value.detach()
+            self.seen[name] = self.seen.get(name, 0) + 1
         self.count += 1
 
     def log(self, done: int) -> None:
-        """Record the mean of each term since the last log; stop on a term that is not finite."""
+        """Record the mean of each term since the last log (over the steps that logged it; NaN for a term
+        none of them logged, so every term's list stays aligned with ``steps``); stop on a non-finite term."""
         self.history.steps.append(done)
         running = self.parallel.mean(self.running) if self.parallel else self.running
+        for name in self.history.terms.keys() - running.keys():
+            self.history.terms[name].append(math.nan)
         for name, total in running.items():
-            mean = float(total) / self.count
+            mean = float(total) / self.seen.get(name, self.count)
             if not math.isfinite(mean):
                 raise NonFiniteLoss(f"{type(self.method).__name__}: the loss term {name!r} became {mean} at a step between "
                                     f"{done - self.count + 1} and {done} (terms are read every {self.settings.log_every} "
                                     "steps; log_every=1 names the step). Lower the learning rate or check the inputs")
-            self.history.terms.setdefault(name, []).append(mean)
-        self.running, self.count = {}, 0
+            self.history.terms.setdefault(name, [math.nan] * (len(self.history.steps) - 1)).append(mean)
+        self.running, self.count, self.seen = {}, 0, {}
 
     def evaluate(self, done: int, eval_sets: dict) -> None:
         self.history.eval_steps.append(done)
@@ -226,7 +306,7 @@ class _Run:
         shared = {"settings": asdict(self.settings), "step": done, "method": self.method.state_dict(),
                   "optimizers": [opt.state_dict() for opt in self.optimizers], "history": asdict(self.history)}
         own = {"method_training_state": self.method.training_state(), "samplers": [s.state_dict() for s in self.samplers],
-               "rng": _rng_state(), "running": self.running, "count": self.count}
+               "rng": _rng_state(), "running": self.running, "count": self.count, "seen": self.seen}
         _save_checkpoint(path, self.parallel, shared, own)
 
     def resume(self, path: Path) -> None:
@@ -247,6 +327,7 @@ class _Run:
         _set_rng_state(own["rng"])
         self.history = History(**state["history"])
         self.start, self.running, self.count = state["step"], own["running"], own["count"]
+        self.seen = own.get("seen", {name: self.count for name in self.running})  # older checkpoints: every step
 
 
 def fit(
@@ -291,8 +372,11 @@ def fit(
     """
     _check_arguments(steps, batch_size, lr, {"eval_every": eval_every, "log_every": log_every,
                                              "checkpoint_every": checkpoint_every})
-    if target is not None:
-        check_same_shape(source, target)
+    _check_options(optimizer, momentum, weight_decay, lr_schedule, checkpoint, seed, callback,
+                   {"progress_bar": progress_bar, "amp": amp, "distributed": distributed})
+    _check_inputs(method, source, target)
+    eval_sets = _default_eval_sets(method, source, target) if eval_sets is None else eval_sets
+    _check_eval_sets(eval_sets, method, source)
     method.to(source.device)
     method.autocast = _autocast(source.device, amp)  # read by the method's mixed_precision()
     make = make_optimizer(optimizer, lr, momentum, weight_decay) if isinstance(optimizer, str) else optimizer
@@ -306,8 +390,7 @@ def fit(
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     if checkpoint is not None and checkpoint.exists():
         run.resume(checkpoint)
-    run.train(lr_schedule, _default_eval_sets(method, source, target) if eval_sets is None else eval_sets,
-              checkpoint, checkpoint_every or settings.eval_every, callback, progress_bar)
+    run.train(lr_schedule, eval_sets, checkpoint, checkpoint_every or settings.eval_every, callback, progress_bar)
     return run.history
 
 

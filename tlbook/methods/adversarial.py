@@ -21,12 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import _checks
 from ..losses import entropy_weights
 from ..losses._checks import at_least_float32
 from ..nn import (Classifier, DomainAdversarialLoss, DomainDiscriminator, MultilinearMap, batch_norm_layers,
                   running_stats_frozen)
 from ..schedules import dann_lambda
-from .base import Batch, Method
+from .base import Batch, Method, _classifier, _flag, _weights, _widths
 
 __all__ = ["CDAN", "DANN"]
 
@@ -57,11 +58,16 @@ class DANN(Method):
     def __init__(self, classifier: Classifier, *, layer: str = "backbone", weight: float = 1.0,
                  schedule: Callable[[float], float] = dann_lambda, discriminator: nn.Module | None = None,
                  hidden: tuple[int, ...] = (100,), domain_batch_norm: bool = False):
-        super().__init__(classifier)
-        if weight < 0:
-            raise ValueError(f"weight must be non-negative, got {weight}")
-        if domain_batch_norm and not batch_norm_layers(classifier):
-            raise ValueError("domain_batch_norm=True needs a network with batch-norm layers (batch_norm=True)")
+        where = type(self).__name__
+        super().__init__(_classifier(classifier, where))
+        _checks.choice(layer, "layer", where, classifier.layer_names)
+        _weights(where, weight=weight)
+        _checks.schedule(schedule, "schedule", where)
+        _widths(hidden, "hidden", where)
+        if discriminator is not None:
+            _checks.module(discriminator, "discriminator", where)
+        if _flag(domain_batch_norm, "domain_batch_norm", where) and not batch_norm_layers(classifier):
+            raise ValueError(f"{where}: domain_batch_norm=True needs a network with batch-norm layers (batch_norm=True)")
         self.layer, self.weight, self.schedule = layer, weight, schedule
         self.domain_batch_norm = domain_batch_norm
         self.adversary = DomainAdversarialLoss(discriminator if discriminator is not None
@@ -120,6 +126,11 @@ class CDAN(DANN):
                  randomize_above: int = 4096, randomized_dim: int = 1024, weight: float = 1.0,
                  schedule: Callable[[float], float] = dann_lambda, hidden: tuple[int, ...] = (100,),
                  domain_batch_norm: bool = False):
+        _checks.choice(layer, "layer", "CDAN", _classifier(classifier, "CDAN").layer_names)
+        _flag(entropy, "entropy", "CDAN")
+        _checks.integer(randomize_above, "randomize_above", "CDAN", minimum=0)
+        _checks.integer(randomized_dim, "randomized_dim", "CDAN")
+        _widths(hidden, "hidden", "CDAN")
         width, classes = classifier.width(layer), classifier.num_classes
         conditioning = MultilinearMap(width, classes, randomized_dim if width * classes > randomize_above else None)
         super().__init__(classifier, layer=layer, weight=weight, schedule=schedule, hidden=hidden,

@@ -6,6 +6,7 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
+from .. import _checks
 from ..nn import Classifier
 
 __all__ = ["Method", "Batch", "OptimizerFactory"]
@@ -13,6 +14,45 @@ __all__ = ["Method", "Batch", "OptimizerFactory"]
 #: ``(x, y)``; ``y`` is ``None`` for unlabelled data.
 Batch = tuple[torch.Tensor, "torch.Tensor | None"]
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+
+
+def _classifier(value: object, where: str) -> Classifier:
+    """A network that names its layers, as ``tlbook.nn.Classifier`` does (``layer_names``, ``width``,
+    ``activations``, ``num_classes``): what a method that reads inner layers needs."""
+    _checks.module(value, "classifier", where, what="a tlbook.nn.Classifier")
+    missing = [a for a in ("layer_names", "width", "activations", "num_classes") if not hasattr(value, a)]
+    if missing:
+        raise TypeError(f"{where}: classifier must be a tlbook.nn.Classifier (with layer_names, width, activations "
+                        f"and num_classes), got a {type(value).__name__} without {', '.join(missing)}")
+    return value
+
+
+def _flag(value: object, name: str, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{where}: {name} must be True or False, got {_checks._got(value)}")
+    return value
+
+
+def _weights(where: str, **weights: object) -> None:
+    """Loss weights: finite, non-negative numbers."""
+    for name, value in weights.items():
+        _checks.number(value, name, where, low=0.0)
+
+
+def _widths(value: object, name: str, where: str, *, length: int | None = None) -> tuple[int, ...]:
+    """Layer widths: a tuple (or list) of positive integers, ``length`` of them when given."""
+    if not isinstance(value, (tuple, list)) or (length is not None and len(value) != length):
+        count = f"{length} " if length is not None else ""
+        raise TypeError(f"{where}: {name} must be a tuple of {count}layer widths (positive integers), got {_checks._got(value)}")
+    return tuple(_checks.integer(width, name, where) for width in value)
+
+
+def _image_shape(value: object, where: str) -> tuple[int, int, int]:
+    """``(channels, height, width)`` of square images, three positive integers."""
+    channels, height, width = _widths(value, "image_shape", where, length=3)
+    if height != width:
+        raise ValueError(f"{where}: image_shape must describe square images (channels, size, size), got {tuple(value)}")
+    return channels, height, width
 
 
 def _is_stateful(value: object) -> bool:
@@ -49,7 +89,7 @@ class Method(nn.Module):
 
     def __init__(self, classifier: Classifier):
         super().__init__()
-        self.classifier = classifier
+        self.classifier = _checks.module(classifier, "classifier", type(self).__name__)
 
     def training_state(self) -> dict:
         """What training changes besides parameters and buffers: the ``state_dict`` of every attribute

@@ -26,12 +26,16 @@ class SourceOnly(Method):
     def __init__(self, classifier, class_weights: torch.Tensor | None = None):
         super().__init__(classifier)
         if class_weights is not None:
-            classes = classifier.num_classes
+            classes = getattr(classifier, "num_classes", None)
+            if not isinstance(classes, int):
+                raise TypeError(f"SourceOnly: class_weights needs a classifier that knows its num_classes (a "
+                                f"tlbook.nn.Classifier), got a {type(classifier).__name__}")
             if not isinstance(class_weights, torch.Tensor) or class_weights.shape != (classes,):
-                raise ValueError(f"class_weights must be a tensor of shape ({classes},), one weight per class, "
+                raise ValueError(f"SourceOnly: class_weights must be a tensor of shape ({classes},), one weight per class, "
                                  f"got {tuple(getattr(class_weights, 'shape', ())) or type(class_weights).__name__}")
             if not torch.isfinite(class_weights).all() or (class_weights < 0).any() or class_weights.sum() <= 0:
-                raise ValueError(f"class_weights must be finite, non-negative and not all zero, got {class_weights.tolist()}")
+                raise ValueError("SourceOnly: class_weights must be finite, non-negative and not all zero, "
+                                 f"got {class_weights.tolist()}")
             class_weights = class_weights.detach().float().clone()
         self.register_buffer("class_weights", class_weights)
 
@@ -79,7 +83,7 @@ class AdaBN(Method):
     def __init__(self, classifier):
         super().__init__(classifier)
         if not batch_norm_layers(classifier):
-            raise ValueError("AdaBN changes batch-norm statistics, and this network has no batch-norm layer "
+            raise ValueError("AdaBN: classifier has no batch-norm layer, and AdaBN changes batch-norm statistics "
                              "(build it with batch_norm=True)")
 
     def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -18,9 +18,9 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from .. import losses
+from .. import _checks, losses
 from ..nn import Classifier
-from .base import Batch, Method
+from .base import Batch, Method, _classifier, _weights
 
 __all__ = ["Discrepancy", "DDC", "DAN", "DeepCORAL", "CMD"]
 
@@ -43,13 +43,22 @@ class Discrepancy(Method):
         layers: Sequence[str] | None = None,
         schedule: Callable[[float], float] | None = None,
     ):
-        super().__init__(classifier)
+        where = type(self).__name__
+        super().__init__(_classifier(classifier, where))
+        if isinstance(layers, str) or not isinstance(layers, (list, tuple, type(None))):
+            raise TypeError(f"{where}: layers must be a list of layer names, got {_checks._got(layers)}")
+        if layers is not None and not layers:
+            raise ValueError(f"{where}: layers must name at least one layer (None: the default {self.default_layers})")
         self.layers = tuple(layers or self.default_layers)
         unknown = [name for name in self.layers if name not in classifier.layer_names]
         if unknown:
-            raise ValueError(f"{type(self).__name__}: no layer named {unknown} in the classifier; it has {classifier.layer_names}")
-        if weight < 0:
-            raise ValueError(f"weight must be non-negative, got {weight}")
+            raise ValueError(f"{where}: no layer named {unknown} in the classifier (layers must be among "
+                             f"{classifier.layer_names})")
+        if not callable(discrepancy):
+            raise TypeError(f"{where}: discrepancy must be a function f(h_s, h_t) -> loss, got {_checks._got(discrepancy)}")
+        _weights(where, weight=weight)
+        if schedule is not None:
+            _checks.schedule(schedule, "schedule", where)
         self.discrepancy, self.weight, self.schedule = discrepancy, weight, schedule
 
     def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -72,7 +81,7 @@ class DDC(Discrepancy):
     reimplementations."""
 
     def __init__(self, classifier: Classifier, weight: float = 0.25, layer: str | None = None, **options):
-        layer = layer or classifier.layer_names[-2]
+        layer = layer or _classifier(classifier, "DDC").layer_names[-2]
         super().__init__(classifier, lambda a, b: losses.mmd(a, b, "linear"), weight=weight, layers=[layer], **options)
 
 
@@ -85,6 +94,14 @@ class DAN(Discrepancy):
 
     def __init__(self, classifier: Classifier, weight: float = 1.0, layers: Sequence[str] | None = None,
                  multipliers: Sequence[float] | None = None, **options):
+        if multipliers is not None:  # checked here, not at the first step; a list, so a generator is not used up
+            if isinstance(multipliers, str) or not hasattr(multipliers, "__iter__"):
+                raise TypeError(f"DAN: multipliers must be a list of positive numbers, got {_checks._got(multipliers)}")
+            multipliers = list(multipliers)
+            if not multipliers:
+                raise ValueError("DAN: multipliers must be a non-empty list of positive numbers, got []")
+            for mu in multipliers:
+                _checks.number(mu, "multipliers", "DAN", low=0.0, low_open=True)
         kernel = lambda a, b: losses.mk_mmd(a, b, multipliers=multipliers)  # noqa: E731
         super().__init__(classifier, kernel, weight=weight, layers=layers, **options)
 
@@ -107,4 +124,10 @@ class CMD(Discrepancy):
 
     def __init__(self, classifier: Classifier, weight: float = 1.0, layer: str = "bottleneck", k: int = 5,
                  bounds: tuple[float, float] = (0.0, 1.0), **options):
+        _checks.integer(k, "k", "CMD")
+        if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
+            raise TypeError(f"CMD: bounds must be a pair (a, b) with a < b, got {bounds!r}")
+        low, high = (_checks.number(v, "bounds", "CMD") for v in bounds)
+        if not low < high:
+            raise ValueError(f"CMD: bounds must be an interval (a, b) with a < b, got {tuple(bounds)}")
         super().__init__(classifier, lambda a, b: losses.cmd(a, b, k=k, bounds=bounds), weight=weight, layers=[layer], **options)

@@ -26,10 +26,11 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .. import _checks
 from ..losses import difference_loss, scale_invariant_mse
 from ..nn import Classifier, CodeEncoder, DomainAdversarialLoss, DomainDiscriminator, SharedDecoder
 from ..schedules import dann_lambda
-from .base import Batch, Method
+from .base import Batch, Method, _image_shape, _weights, _widths
 
 __all__ = ["DSN"]
 
@@ -62,16 +63,23 @@ class DSN(Method):
                  warmup: float = 0.1, private_widths: tuple[int, int] = (8, 16),
                  reconstruction: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = scale_invariant_mse):
         super().__init__(classifier)
-        if "bottleneck" not in classifier.layer_names:
-            raise ValueError("DSN reads the shared code from the classifier's bottleneck: build it with bottleneck=...")
+        if "bottleneck" not in getattr(classifier, "layer_names", ()):
+            raise ValueError("DSN reads the shared code from the classifier's bottleneck: build the classifier "
+                             "(a tlbook.nn.Classifier) with bottleneck=...")
+        channels, size, _ = _image_shape(image_shape, "DSN")
+        if size % 4:
+            raise ValueError("DSN: image_shape must have a size divisible by 4 (the decoder upsamples twice), "
+                             f"got {tuple(image_shape)}")
         if similarity is not None and not callable(similarity):
-            raise TypeError("similarity must be None (the adversarial similarity) or a function f(h_s, h_t) -> loss "
+            raise TypeError("DSN: similarity must be None (the adversarial similarity) or a function f(h_s, h_t) -> loss "
                             f"such as tlbook.losses.mk_mmd, got {similarity!r}")
-        if min(recon_weight, difference_weight, similarity_weight) < 0:
-            raise ValueError("loss weights must be non-negative")
-        if not 0.0 <= warmup < 1.0:
-            raise ValueError(f"warmup must lie in [0, 1), got {warmup}")
-        channels, size, _ = image_shape
+        if not callable(reconstruction):
+            raise TypeError("DSN: reconstruction must be a function f(rebuilt, images) -> loss, "
+                            f"got {_checks._got(reconstruction)}")
+        _weights("DSN", recon_weight=recon_weight, difference_weight=difference_weight, similarity_weight=similarity_weight)
+        if _checks.number(warmup, "warmup", "DSN", low=0.0) >= 1.0:
+            raise ValueError(f"DSN: warmup must lie in [0, 1), got {warmup}")
+        _widths(private_widths, "private_widths", "DSN", length=2)
         code = classifier.feature_dim
         self.private_source = CodeEncoder(channels, size, code, private_widths)
         self.private_target = CodeEncoder(channels, size, code, private_widths)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import _checks
 from ..losses import minimum_class_confusion
 from ..nn import Classifier
-from .base import Batch, Method
+from .base import Batch, Method, _weights
 
 __all__ = ["MCC"]
 
@@ -25,8 +26,8 @@ class MCC(Method):
 
     def __init__(self, classifier: Classifier, *, weight: float = 1.0, temperature: float = 2.5):
         super().__init__(classifier)
-        if not weight >= 0 or not temperature > 0:
-            raise ValueError(f"weight must be non-negative and temperature positive, got {weight} and {temperature}")
+        _weights("MCC", weight=weight)
+        _checks.number(temperature, "temperature", "MCC", low=0.0, low_open=True)
         self.weight, self.temperature = weight, temperature
 
     def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

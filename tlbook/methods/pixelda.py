@@ -22,11 +22,11 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .. import files
+from .. import _checks, files
 from ..losses import domain_accuracy, scale_invariant_mse
 from ..metrics import eval_mode
 from ..nn import Classifier, ImageDiscriminator, PixelGenerator
-from .base import Batch, Method
+from .base import Batch, Method, _image_shape, _weights
 
 __all__ = ["PixelDA"]
 
@@ -48,9 +48,13 @@ class PixelDA(Method):
                  discriminator: ImageDiscriminator | None = None, adversarial_weight: float = 0.1356,
                  task_weight: float = 0.0101, content_weight: float = 0.1, foreground: float = 0.25, noise_dim: int = 10):
         super().__init__(classifier)
-        channels, height, width = image_shape
-        if height != width:
-            raise ValueError(f"PixelDA's networks expect square images, got {image_shape}")
+        channels, height, width = _image_shape(image_shape, "PixelDA")  # its networks expect square images
+        for name, network in (("generator", generator), ("discriminator", discriminator)):
+            if network is not None:
+                _checks.module(network, name, "PixelDA")
+        _weights("PixelDA", adversarial_weight=adversarial_weight, task_weight=task_weight, content_weight=content_weight)
+        _checks.number(foreground, "foreground", "PixelDA")
+        _checks.integer(noise_dim, "noise_dim", "PixelDA")
         self.generator = generator if generator is not None else PixelGenerator(channels, channels, height, noise_dim)
         self.discriminator = discriminator if discriminator is not None else ImageDiscriminator(channels, height)
         self.adversarial_weight, self.task_weight, self.content_weight = adversarial_weight, task_weight, content_weight

@@ -26,11 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import _checks
 from ..data import BatchSampler, Domain
 from ..losses import class_soft_labels, domain_accuracy, domain_classification, domain_confusion, soft_label_loss
 from ..metrics import extract
 from ..nn import Classifier, DomainDiscriminator
-from .base import Batch, Method
+from .base import Batch, Method, _classifier, _weights, _widths
 
 __all__ = ["SDT", "source_soft_labels"]
 
@@ -38,8 +39,24 @@ __all__ = ["SDT", "source_soft_labels"]
 def source_soft_labels(model: nn.Module, source: Domain, temperature: float = 2.0) -> torch.Tensor:
     """The (C, C) soft-label table of a source-trained ``model``: per-class mean of
     ``softmax(logits / temperature)`` over the source training set (evaluated in eval mode)."""
+    _checks.module(model, "model", "source_soft_labels")
+    if not isinstance(source, Domain):
+        raise TypeError(f"source_soft_labels: source must be a tlbook.data.Domain, got {_checks._got(source)}")
+    _checks.number(temperature, "temperature", "source_soft_labels", low=0.0, low_open=True)
     logits = extract(model, model, source.x_train)
     return class_soft_labels(logits, source.y_train, temperature)
+
+
+def _labelled_target(value: object, classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """SDT's few labelled target examples: a pair ``(x, y)`` of matching, non-empty inputs and class indices."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"SDT: labelled_target must be a pair (x, y) of inputs and labels, got {_checks._got(value)}")
+    x, y = value
+    _checks.tensor(x, "labelled_target's inputs", "SDT", floating=None, what="a batch of inputs (N, ...)")
+    _checks.labels(y, "labelled_target's labels", "SDT", num_classes=classes)
+    if len(x) == 0 or len(x) != len(y):
+        raise ValueError(f"SDT: labelled_target must hold matching, non-empty inputs and labels, got {len(x)} and {len(y)}")
+    return x, y
 
 
 class SDT(Method):
@@ -59,15 +76,24 @@ class SDT(Method):
     def __init__(self, classifier: Classifier, labelled_target: tuple[torch.Tensor, torch.Tensor], soft_labels: torch.Tensor, *,
                  layer: str | None = None, confusion_weight: float = 0.01, soft_weight: float = 0.1,
                  temperature: float = 2.0, hidden: tuple[int, ...] = (100,), batch_size: int = 64, seed: int = 0):
-        super().__init__(classifier)
-        x, y = labelled_target
-        if len(x) == 0 or len(x) != len(y):
-            raise ValueError(f"labelled_target must hold matching, non-empty inputs and labels, got {len(x)} and {len(y)}")
+        super().__init__(_classifier(classifier, "SDT"))
         classes = classifier.num_classes
+        x, y = _labelled_target(labelled_target, classes)
+        _checks.tensor(soft_labels, "soft_labels", "SDT", ndim=2, what="a (C, C) table of soft labels")
         if soft_labels.shape != (classes, classes):
-            raise ValueError(f"soft_labels must be ({classes}, {classes}) for a {classes}-class classifier, got {tuple(soft_labels.shape)}")
-        if confusion_weight < 0 or soft_weight < 0:
-            raise ValueError("confusion_weight and soft_weight must be non-negative")
+            raise ValueError(f"SDT: soft_labels must be ({classes}, {classes}) for a {classes}-class classifier, "
+                             f"got {tuple(soft_labels.shape)}")
+        rows = soft_labels.sum(1)
+        if not (torch.isfinite(soft_labels).all() and (soft_labels >= 0).all() and ((rows - 1).abs() <= 1e-3).all()):
+            raise ValueError("SDT: soft_labels must hold a probability distribution in each row (finite, non-negative, "
+                             f"summing to 1; source_soft_labels makes them), got row sums {rows.tolist()}")
+        if layer is not None:
+            _checks.choice(layer, "layer", "SDT", classifier.layer_names)
+        _weights("SDT", confusion_weight=confusion_weight, soft_weight=soft_weight)
+        _checks.number(temperature, "temperature", "SDT", low=0.0, low_open=True)
+        _widths(hidden, "hidden", "SDT")
+        _checks.integer(batch_size, "batch_size", "SDT")
+        _checks.integer(seed, "seed", "SDT", minimum=None)
         self.layer = layer or classifier.layer_names[-2]
         self.discriminator = DomainDiscriminator(classifier.width(self.layer), hidden, domains=2)
         self.register_buffer("soft_labels", soft_labels.detach().clone())
