@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, ContextManager, Iterator
 
 import numpy as np
 import torch
@@ -13,9 +13,14 @@ from . import _checks
 __all__ = ["accuracy", "accuracy_by_bins", "predict", "extract", "eval_mode", "feature_sample", "proxy_a_distance"]
 
 
+def eval_mode(model: nn.Module) -> ContextManager[nn.Module]:
+    """Put ``model`` in eval mode without gradients, then restore its previous mode (``with eval_mode(model):``;
+    ``model`` is checked at the call)."""
+    return _eval_mode(_checks.module(model, "model", "eval_mode"))
+
+
 @contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode without gradients, then restore its previous mode."""
+def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     was_training = model.training
     model.eval()
     try:
@@ -33,15 +38,21 @@ def extract(fn: Callable[[torch.Tensor], torch.Tensor], model: nn.Module, x: tor
 
 def _evaluate(fn: Callable[[torch.Tensor], torch.Tensor], model: nn.Module, x: torch.Tensor, batch_size: int, name: str,
               where: str) -> torch.Tensor:
+    _checks.module(model, "model", where)
+    if not callable(fn):
+        raise TypeError(f"{where}: fn must be a function of a batch of inputs, got {_checks._got(fn)}")
     _checks.tensor(x, name, where, floating=None, min_rows=1, what="a batch of inputs (N, ...)")
     chunks = x.split(_checks.integer(batch_size, "batch_size", where))
-    with eval_mode(model):
+    with _eval_mode(model):
         try:  # a first chunk the model cannot read is the input's fault; anything later is raised as it is
             first = fn(chunks[0])
         except torch.cuda.OutOfMemoryError:  # torch.OutOfMemoryError in newer versions, the same class
             raise
-        except RuntimeError as error:
+        except (RuntimeError, ValueError) as error:  # torch's shape errors, or the model's own check of its input
             raise ValueError(f"{where}: the model could not read {name}, {_checks._got(x)}: {error}") from error
+        if not isinstance(first, torch.Tensor):
+            what = "the model" if fn is model else "fn"
+            raise TypeError(f"{where}: {what} must return a tensor for a batch of {name}, got {_checks._got(first)}")
         return torch.cat([first, *(fn(chunk) for chunk in chunks[1:])])
 
 
@@ -75,12 +86,20 @@ def feature_sample(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n: int = 
     By default the head's input (``model.classifier.features``, or ``model.features``); with ``layer``,
     that named layer of the classifier's ``activations`` (e.g. ``"fc2"``, the layer DDC aligns).
     """
-    network = getattr(model, "classifier", model)
+    where = "feature_sample"
+    network = getattr(_checks.module(model, "model", where), "classifier", model)
+    if not callable(getattr(network, "features", None)):
+        raise TypeError(f"{where}: model must be a Classifier (with .features) or a method that holds one as "
+                        f".classifier, got {type(model).__name__}")
+    _checks.tensor(x, "x", where, floating=None, min_rows=1, what="a batch of inputs (N, ...)")
+    _checks.labels(y, "y", where, num_classes=getattr(network, "num_classes", None), any_integer=True)
+    _checks.same_rows(x, y, ("x", "y"), where)
+    n = _checks.integer(n, "n", where)
     if layer is None:
         return extract(network.features, model, x[:n]), y[:n]
     names = ["backbone", *network.layers._modules] if hasattr(network, "activations") else []  # no forward pass
-    if layer not in names:
-        raise ValueError(f"unknown layer {layer!r}; this network's named layers are {names}")
+    if not isinstance(layer, str) or layer not in names:
+        raise ValueError(f"{where}: unknown layer {layer!r}; this network's named layers are {names}")
     return extract(lambda chunk: network.activations(chunk)[layer], model, x[:n]), y[:n]
 
 
@@ -88,11 +107,33 @@ def accuracy_by_bins(model: nn.Module, x: torch.Tensor, y: torch.Tensor, value: 
                      bins: list[tuple[float, float]]) -> list[float]:
     """Accuracy on the examples whose ``value`` lies in each ``[low, high)`` of ``bins`` (nan for an empty
     bin): e.g. the target digits split by the contrast between stroke and background (chapter 3)."""
+    where = "accuracy_by_bins"
+    _checks.tensor(x, "x", where, floating=None, min_rows=1, what="a batch of inputs (N, ...)")
+    _checks.labels(y, "y", where, any_integer=True)
+    _checks.same_rows(x, y, ("x", "y"), where)
+    _checks.tensor(value, "value", where, ndim=1, floating=None, what="one number per example (N,)")
     if len(value) != len(x):
-        raise ValueError(f"one value per example is needed: {len(value)} values for {len(x)} examples")
-    right = (predict(model, x) == y).float().cpu()
+        raise ValueError(f"{where}: value must hold one number per example, {len(x)}, got {len(value)}")
+    if value.is_floating_point() and value.isnan().any():
+        raise ValueError(f"{where}: value must not be NaN (such an example would lie in no bin)")
+    _bins(bins, where)
+    logits = _logits(model, x, where=where)
+    _checks.labels(y, "y", where, num_classes=logits.shape[1], any_integer=True)
+    right = (logits.argmax(1) == y.to(logits.device)).float().cpu()
     value = value.cpu()
     return [right[(value >= low) & (value < high)].mean().item() for low, high in bins]
+
+
+def _bins(bins: object, where: str) -> None:
+    """A list of intervals ``(low, high)``, ``low < high`` (infinite ends allowed)."""
+    if not isinstance(bins, (list, tuple)):
+        raise TypeError(f"{where}: bins must be a list of (low, high) intervals, got {_checks._got(bins)}")
+    for interval in bins:
+        if not isinstance(interval, (list, tuple)) or len(interval) != 2:
+            raise ValueError(f"{where}: bins must be a list of (low, high) intervals, got {interval!r} in it")
+        low, high = (_checks.number(end, "bins", where, finite=False) for end in interval)
+        if not low < high:
+            raise ValueError(f"{where}: bins must be intervals (low, high) with low < high, got {interval!r}")
 
 
 def proxy_a_distance(source: torch.Tensor, target: torch.Tensor, seed: int = 0) -> float:

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _checks
-from .metrics import extract
+from .metrics import _evaluate, _logits
 
 __all__ = ["SCORES", "deep_embedded_score", "density_ratios", "entropy_score", "importance_weighted_score",
            "label_free_scores", "soft_neighborhood_density"]
@@ -111,10 +111,10 @@ def deep_embedded_score(losses, weights) -> float:
     return float(-(weighted.mean() + eta * weights.mean() - eta))
 
 
-def _features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _features(model: nn.Module, x: torch.Tensor, name: str = "x", where: str = "extract") -> torch.Tensor:
     """The input of the model's head when it has one (``Classifier.features``), else its logits."""
     network = getattr(model, "classifier", model)
-    return extract(network.features if hasattr(network, "features") else network, model, x)
+    return _evaluate(network.features if hasattr(network, "features") else network, model, x, 256, name, where)
 
 
 def label_free_scores(model: nn.Module, source_validation: tuple[torch.Tensor, torch.Tensor], source_x: torch.Tensor,
@@ -123,17 +123,27 @@ def label_free_scores(model: nn.Module, source_validation: tuple[torch.Tensor, t
     (``source_validation``), its training inputs ``source_x`` and unlabelled target inputs ``target_x``; no
     target label. IWV's and DEV's density ratios come from the model's own features, the domain classifier
     trained on at most ``max_rows`` rows of each domain (drawn with ``seed``)."""
+    where, inputs, labels = "label_free_scores", "source_validation[0] (inputs)", "source_validation[1] (labels)"
+    _checks.module(model, "model", where)
+    if not isinstance(source_validation, (tuple, list)) or len(source_validation) != 2:
+        raise TypeError(f"{where}: source_validation must be a pair (inputs, labels), got {_checks._got(source_validation)}")
     x_val, y_val = source_validation
+    _checks.tensor(x_val, inputs, where, floating=None, what="a batch of inputs (N, ...)")
+    _checks.labels(y_val, labels, where, any_integer=True)
     if len(x_val) != len(y_val) or len(x_val) < 2:
-        raise ValueError(f"source_validation needs at least two inputs and one label each, got {len(x_val)} and {len(y_val)}")
-    if max_rows < 2:
-        raise ValueError(f"max_rows must be at least 2, got {max_rows}")
+        raise ValueError(f"{where}: source_validation needs at least two inputs and one label each, got {len(x_val)} and {len(y_val)}")
+    for name, t in (("source_x", source_x), ("target_x", target_x)):
+        _checks.tensor(t, name, where, floating=None, min_rows=2, what="a batch of inputs (N, ...)")
+    seed = _checks.integer(seed, "seed", where, minimum=0)
+    max_rows = _checks.integer(max_rows, "max_rows", where, minimum=2)
     g = torch.Generator().manual_seed(seed)
     rows = lambda x: x[torch.randperm(len(x), generator=g)[:max_rows].to(x.device)]  # noqa: E731
-    logits = extract(model, model, x_val)
-    losses = F.cross_entropy(logits.double(), y_val, reduction="none").cpu().numpy()
-    target_probabilities = torch.softmax(extract(model, model, target_x).double(), 1)
-    weights = density_ratios(_features(model, rows(source_x)), _features(model, rows(target_x)), _features(model, x_val), seed)
+    logits = _logits(model, x_val, 256, inputs, where)
+    _checks.labels(y_val, labels, where, num_classes=logits.shape[1], any_integer=True)
+    losses = F.cross_entropy(logits.double(), y_val.long(), reduction="none").cpu().numpy()
+    target_probabilities = torch.softmax(_logits(model, target_x, 256, "target_x", where).double(), 1)
+    weights = density_ratios(_features(model, rows(source_x), "source_x", where), _features(model, rows(target_x), "target_x", where),
+                             _features(model, x_val, inputs, where), seed)
     return {"source accuracy": float((logits.argmax(1) == y_val).double().mean()),
             "entropy": entropy_score(target_probabilities),
             "SND": soft_neighborhood_density(target_probabilities),

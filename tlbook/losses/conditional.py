@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from .._checks import tensor
 from ._checks import at_least_float32
 
 __all__ = ["entropy_weights", "multilinear_map", "randomized_multilinear_map"]
@@ -45,11 +46,14 @@ def randomized_multilinear_map(features: torch.Tensor, probabilities: torch.Tens
     :math:`R_g` is ``(C, k)``, both drawn once and fixed; the inner product of two mapped rows then equals,
     in expectation, that of the full multilinear map.
     """
-    _check_pair(features, probabilities, "randomized_multilinear_map")
+    where = "randomized_multilinear_map"
+    _check_pair(features, probabilities, where)
+    for name, t in (("feature_projection", feature_projection), ("class_projection", class_projection)):
+        tensor(t, name, where, ndim=2, what="a random projection (width, k)")
     k = feature_projection.shape[-1]
-    if feature_projection.shape != (features.shape[1], k) or class_projection.shape != (probabilities.shape[1], k):
-        raise ValueError(f"randomized_multilinear_map: projections must be ({features.shape[1]}, k) and "
-                         f"({probabilities.shape[1]}, k), got {tuple(feature_projection.shape)} and {tuple(class_projection.shape)}")
+    if feature_projection.shape != (features.shape[1], k) or class_projection.shape != (probabilities.shape[1], k) or k < 1:
+        raise ValueError(f"{where}: projections must be ({features.shape[1]}, k) and ({probabilities.shape[1]}, k), k >= 1, "
+                         f"got feature_projection {tuple(feature_projection.shape)} and class_projection {tuple(class_projection.shape)}")
     return (features @ feature_projection.to(features)) * (probabilities @ class_projection.to(probabilities)) / math.sqrt(k)
 
 

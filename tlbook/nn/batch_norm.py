@@ -10,22 +10,30 @@ AdaBN (Li et al., "Revisiting batch normalization for practical domain adaptatio
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import ContextManager, Iterator
 
 from torch import nn
+
+from .. import _checks
 
 __all__ = ["batch_norm_layers", "running_stats_frozen"]
 
 
 def batch_norm_layers(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     """Every batch-norm layer of ``module`` (1-D, 2-D or 3-D)."""
+    _checks.module(module, "module", "batch_norm_layers")
     return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
-@contextmanager
-def running_stats_frozen(module: nn.Module) -> Iterator[None]:
+def running_stats_frozen(module: nn.Module) -> ContextManager[None]:
     """Inside the block, batch-norm layers normalise with the batch's statistics (in training mode)
-    but leave their running mean and variance as they are."""
+    but leave their running mean and variance as they are (``module`` is checked at the call, not at ``with``)."""
+    _checks.module(module, "module", "running_stats_frozen")
+    return _frozen(module)
+
+
+@contextmanager
+def _frozen(module: nn.Module) -> Iterator[None]:
     layers = [m for m in batch_norm_layers(module) if m.track_running_stats]
     saved = [(m.momentum, m.num_batches_tracked.clone()) for m in layers]
     try:

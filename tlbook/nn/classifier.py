@@ -10,6 +10,9 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from .. import _checks
+from . import _args
+
 __all__ = ["Classifier", "adaptation_classifier", "digit_classifier", "small_digit_classifier", "toy_classifier"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -24,6 +27,13 @@ def _block(in_features: int, out_features: int, batch_norm: bool, activation: st
             raise ValueError(f"unknown activation {activation!r}; choose from {sorted(_ACTIVATIONS)} or None")
         layers.append(_ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
+
+
+def _activation(value: object, name: str, where: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{where}: {name} must be one of {sorted(_ACTIVATIONS)} or None, got {_checks._got(value)}")
+    if value is not None and value not in _ACTIVATIONS:
+        raise ValueError(f"{where}: unknown activation {value!r} for {name}; choose from {sorted(_ACTIVATIONS)} or None")
 
 
 class Classifier(nn.Module):
@@ -51,11 +61,18 @@ class Classifier(nn.Module):
         batch_norm: bool = False,
     ):
         super().__init__()
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+        where = "Classifier"
+        _checks.module(backbone, "backbone", where)
+        _checks.integer(num_classes, "num_classes", where, minimum=2)
+        if bottleneck is not None:
+            _checks.integer(bottleneck, "bottleneck", where)
+        _activation(bottleneck_activation, "bottleneck_activation", where)
+        _args.widths(hidden, "hidden", where, empty=True)
+        _args.flag(batch_norm, "batch_norm", where)
         width = getattr(backbone, "out_features", None)
-        if not isinstance(width, int):
-            raise ValueError("the backbone must expose its output width as an int attribute `out_features`")
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise ValueError(f"{where}: backbone must expose its output width as a positive int attribute `out_features`, "
+                             f"got {width!r}")
         self.backbone = backbone
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         if bottleneck is not None:
@@ -124,6 +141,8 @@ def digit_classifier(
     """
     from .digit_cnn import DigitCNN
 
+    _checks.integer(num_classes, "num_classes", "digit_classifier", minimum=2)  # before the backbone is built
+
     backbone = DigitCNN(in_channels, image_size, widths=widths, batch_norm=batch_norm)
     return Classifier(backbone, num_classes, batch_norm=batch_norm, **classifier_options)
 
@@ -131,6 +150,7 @@ def digit_classifier(
 def adaptation_classifier(activation: str | None = "relu", num_classes: int = 10, image_size: int = 16) -> Classifier:
     """Chapter 0's digit network with a 64-unit bottleneck (``activation``) after the convolutions: the
     network of chapter 2's methods and of the benchmark (``image_size`` 28 or 32 for the real digit sets)."""
+    _activation(activation, "activation", "adaptation_classifier")
     return digit_classifier(image_size=image_size, num_classes=num_classes, bottleneck=64, bottleneck_activation=activation)
 
 

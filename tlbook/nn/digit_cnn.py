@@ -4,6 +4,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import _checks
+from . import _args
+
 __all__ = ["DigitCNN"]
 
 
@@ -28,6 +31,12 @@ class DigitCNN(nn.Module):
         padding: int = 2,
     ):
         super().__init__()
+        where = "DigitCNN"
+        _checks.integer(in_channels, "in_channels", where)
+        _checks.integer(image_size, "image_size", where)
+        _args.widths(widths, "widths", where)
+        _args.flag(batch_norm, "batch_norm", where)
+        _checks.integer(padding, "padding", where, minimum=0)
         layers: list[nn.Module] = []
         channels = in_channels
         side = image_size
@@ -38,7 +47,7 @@ class DigitCNN(nn.Module):
             layers += [nn.ReLU(inplace=True), nn.MaxPool2d(2)]
             channels, side = width, (side + 2 * padding - 4) // 2
         if side < 1:
-            raise ValueError(f"image_size {image_size} is too small for two 5×5 convolutions with padding {padding}")
+            raise ValueError(f"DigitCNN: image_size {image_size} is too small for two 5×5 convolutions with padding {padding}")
         self.layers = nn.Sequential(*layers, nn.Flatten())
         self.in_channels, self.image_size = in_channels, image_size
         self.out_features = channels * side * side

@@ -4,6 +4,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import _checks
+from . import _args
+
 __all__ = ["DomainDiscriminator"]
 
 
@@ -18,8 +21,9 @@ class DomainDiscriminator(nn.Module):
 
     def __init__(self, in_features: int, hidden: tuple[int, ...] = (100,), domains: int = 1):
         super().__init__()
-        if in_features <= 0 or domains <= 0:
-            raise ValueError(f"in_features and domains must be positive, got {in_features} and {domains}")
+        _checks.integer(in_features, "in_features", "DomainDiscriminator")
+        _args.widths(hidden, "hidden", "DomainDiscriminator", empty=True)  # empty: a linear discriminator
+        _checks.integer(domains, "domains", "DomainDiscriminator")
         layers: list[nn.Module] = []
         width = in_features
         for h in hidden:

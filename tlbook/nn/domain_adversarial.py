@@ -14,8 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import _checks
 from ..losses import domain_accuracy, domain_classification
-from .gradient_reversal import GradientReversal
+from .gradient_reversal import GradientReversal, _coefficient
 
 __all__ = ["DomainAdversarialLoss"]
 
@@ -31,13 +32,19 @@ class DomainAdversarialLoss(nn.Module):
 
     def __init__(self, discriminator: nn.Module):
         super().__init__()
+        _checks.module(discriminator, "discriminator", "DomainAdversarialLoss", what="a module from features to domain logits")
         self.discriminator = discriminator
         self.reversal = GradientReversal(0.0)
 
     def forward(self, source: torch.Tensor, target: torch.Tensor, coefficient: float = 1.0,
                 weights: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        if coefficient < 0:
-            raise ValueError(f"the reversal coefficient must be non-negative, got {coefficient}")
+        where = "DomainAdversarialLoss"
+        coefficient = _coefficient(coefficient, where)
+        for name, t in (("source", source), ("target", target)):
+            _checks.tensor(t, name, where, ndim=range(2, 6), min_rows=1, what=f"{name} features (N, ...)")
+        if source.shape[1:] != target.shape[1:]:
+            raise ValueError(f"{where}: source and target must be features of one shape per example, "
+                             f"got {tuple(source.shape[1:])} and {tuple(target.shape[1:])}")
         self.reversal.coefficient = coefficient
         logits = self.discriminator(self.reversal(torch.cat([source, target])))
         n = len(source)

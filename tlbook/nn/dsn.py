@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import _checks
 from .digit_cnn import DigitCNN
 
 __all__ = ["CodeEncoder", "SharedDecoder"]
@@ -17,6 +18,7 @@ class CodeEncoder(nn.Module):
 
     def __init__(self, in_channels: int = 3, image_size: int = 16, code_dim: int = 64, widths: tuple[int, int] = (8, 16)):
         super().__init__()
+        _checks.integer(code_dim, "code_dim", "CodeEncoder")
         cnn = DigitCNN(in_channels, image_size, widths=widths)
         self.net = nn.Sequential(cnn, nn.Linear(cnn.out_features, code_dim), nn.ReLU(inplace=True))
         self.code_dim = code_dim
@@ -31,8 +33,12 @@ class SharedDecoder(nn.Module):
 
     def __init__(self, code_dim: int = 64, out_channels: int = 3, image_size: int = 16, width: int = 16):
         super().__init__()
+        where = "SharedDecoder"
+        for name, value in (("code_dim", code_dim), ("out_channels", out_channels), ("image_size", image_size)):
+            _checks.integer(value, name, where)
         if image_size % 4:
-            raise ValueError(f"SharedDecoder needs an image size divisible by 4, got {image_size}")
+            raise ValueError(f"{where}: image_size must be divisible by 4, got {image_size}")
+        _checks.integer(width, "width", where, minimum=2)  # the last stage has width // 2 channels
         self.side, self.width = image_size // 4, width
         self.project = nn.Sequential(nn.Linear(code_dim, width * self.side * self.side), nn.ReLU(inplace=True))
         self.net = nn.Sequential(

@@ -13,7 +13,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import _checks
+
 __all__ = ["GradientReversal", "grad_reverse"]
+
+
+def _coefficient(value: object, where: str) -> float:
+    """λ: a finite number >= 0 (the reversal already flips the sign; NaN or inf would poison every gradient)."""
+    value = _checks.number(value, "coefficient", where)
+    if value < 0:
+        raise ValueError(f"{where}: coefficient must be non-negative (the reversal already flips the sign), got {value:g}")
+    return value
 
 
 class _ReverseGradient(torch.autograd.Function):
@@ -29,11 +39,8 @@ class _ReverseGradient(torch.autograd.Function):
 
 def grad_reverse(x: torch.Tensor, coefficient: float = 1.0) -> torch.Tensor:
     """Identity forward; the backward pass multiplies the incoming gradient by ``-coefficient``."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"grad_reverse expects a tensor, got {type(x).__name__}")
-    coefficient = float(coefficient)
-    if coefficient < 0:
-        raise ValueError(f"the reversal coefficient must be >= 0 (the sign is already reversed), got {coefficient}")
+    _checks.tensor(x, "x", "grad_reverse", floating=None)
+    coefficient = _coefficient(coefficient, "grad_reverse")
     return _ReverseGradient.apply(x, coefficient)
 
 
@@ -44,7 +51,7 @@ class GradientReversal(nn.Module):
 
     def __init__(self, coefficient: float = 1.0):
         super().__init__()
-        self.coefficient = float(coefficient)
+        self.coefficient = _coefficient(coefficient, "GradientReversal")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return grad_reverse(x, self.coefficient)

@@ -4,6 +4,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import _checks
+from . import _args
+
 __all__ = ["MLP"]
 
 
@@ -12,8 +15,8 @@ class MLP(nn.Module):
 
     def __init__(self, in_features: int = 2, hidden: tuple[int, ...] = (32, 32)):
         super().__init__()
-        if not hidden:
-            raise ValueError("MLP needs at least one hidden layer")
+        _checks.integer(in_features, "in_features", "MLP")
+        _args.widths(hidden, "hidden", "MLP")  # at least one hidden layer
         self.in_features = in_features
         layers: list[nn.Module] = []
         for width in hidden:

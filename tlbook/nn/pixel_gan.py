@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import _checks
+from . import _args
+
 __all__ = ["ImageDiscriminator", "PixelGenerator"]
 
 
@@ -30,6 +33,10 @@ class PixelGenerator(nn.Module):
     def __init__(self, in_channels: int = 3, out_channels: int = 3, image_size: int = 16, noise_dim: int = 10,
                  width: int = 32, blocks: int = 2):
         super().__init__()
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("image_size", image_size),
+                            ("noise_dim", noise_dim), ("width", width)):
+            _checks.integer(value, name, "PixelGenerator")
+        _checks.integer(blocks, "blocks", "PixelGenerator", minimum=0)
         self.noise_dim, self.image_size, self.in_channels = noise_dim, image_size, in_channels
         self.noise = nn.Linear(noise_dim, image_size * image_size)
         self.net = nn.Sequential(nn.Conv2d(in_channels + 1, width, 3, padding=1), nn.ReLU(inplace=True),
@@ -62,6 +69,12 @@ class ImageDiscriminator(nn.Module):
     def __init__(self, in_channels: int = 3, image_size: int = 16, widths: tuple[int, ...] = (32, 64),
                  input_noise: float = 0.1, dropout: float = 0.1):
         super().__init__()
+        where = "ImageDiscriminator"
+        _checks.integer(in_channels, "in_channels", where)
+        _checks.integer(image_size, "image_size", where)
+        _args.widths(widths, "widths", where)
+        _checks.number(input_noise, "input_noise", where, low=0.0)
+        _args.probability(dropout, "dropout", where)
         layers: list[nn.Module] = []
         channels, side = in_channels, image_size
         for width in widths:

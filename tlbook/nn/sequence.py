@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import _checks
+
 __all__ = ["SequenceClassifier"]
 
 
@@ -14,6 +16,9 @@ class SequenceClassifier(nn.Module):
 
     def __init__(self, in_features: int, num_classes: int, hidden: int = 32):
         super().__init__()
+        _checks.integer(in_features, "in_features", "SequenceClassifier")
+        _checks.integer(num_classes, "num_classes", "SequenceClassifier", minimum=2)
+        _checks.integer(hidden, "hidden", "SequenceClassifier")
         self.front = nn.Linear(in_features, hidden)
         self.rnn = nn.GRU(hidden, hidden, batch_first=True)
         self.head = nn.Linear(hidden, num_classes)
