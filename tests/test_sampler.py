@@ -43,5 +43,5 @@ def test_bad_arguments_are_rejected():
         BatchSampler(torch.empty(0, 2), None, 4)
     with pytest.raises(ValueError, match="3 inputs but 2 labels"):
         BatchSampler(torch.rand(3, 2), torch.zeros(2), 4)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="batch_size must be an integer of at least 1"):
         BatchSampler(torch.rand(3, 2), None, 0)

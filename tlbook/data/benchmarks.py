@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import files
+from .. import _checks, files
 from .cache import cache_dir
 from .photo_blend import published_mnist_m
 
@@ -36,6 +36,7 @@ __all__ = ["BENCHMARKS", "BSDS500", "DatasetCorrupt", "DatasetUnavailable", "TIM
            "mnist_m_layout", "raw"]
 
 TIMEOUT = 5.0  # seconds to wait for a host before calling the data unavailable
+MAX_SIZE = 256  # pixels: the largest image side ``fetch`` resizes to
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test, y_test; x uint8
 
@@ -96,9 +97,14 @@ def _read_syndigits(folder: Path) -> Arrays:
     return tuple(arrays)
 
 
-def mnist_m_layout(folder: Path) -> dict[str, Path]:
+def mnist_m_layout(folder: str | os.PathLike) -> dict[str, Path]:
     """The files of the MNIST-M archive as it is usually distributed (``mnist_m.tar.gz``, Ganin et al.):
     ``mnist_m_train/``, ``mnist_m_test/`` and the two label lists (``00000000.png 5`` per line)."""
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"mnist_m_layout: folder must be a path (a str or a Path), got {type(folder).__name__} {folder!r}")
+    if not str(folder):
+        raise ValueError("mnist_m_layout: folder must name a folder, got an empty string")
+    folder = Path(folder)
     return {name: folder / "mnist_m" / name for name in
             ("mnist_m_train", "mnist_m_test", "mnist_m_train_labels.txt", "mnist_m_test_labels.txt")}
 
@@ -203,6 +209,10 @@ BENCHMARKS: dict[str, Benchmark] = {
 
 def downloads(name: str) -> Path:
     """The folder of dataset ``name``: ``<TLBOOK_DATA>/downloads/<name>``."""
+    if not isinstance(name, str):
+        raise TypeError(f"downloads: name must be a dataset's folder name (a str), got {type(name).__name__} {name!r}")
+    if not name.strip() or name in (".", "..") or any(sep in name for sep in "/\\\0"):
+        raise ValueError(f"downloads: name must be one folder's name such as 'mnist' (no path), got {name!r}")
     return cache_dir() / "downloads" / name
 
 
@@ -251,9 +261,20 @@ def _unavailable(name: str, folder: Path, why: str) -> DatasetUnavailable:
                               "(or set TLBOOK_DATA to a folder that has downloads/" + name + "/)")
 
 
+def _benchmark(name: object, where: str) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"{where}: name must be a benchmark's name (a str), got {type(name).__name__} {name!r}")
+    if name not in BENCHMARKS:
+        raise ValueError(f"{where}: unknown benchmark name {name!r}; known: {', '.join(BENCHMARKS)}")
+
+
 def fetch(name: str, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Dataset ``name``'s train and test images as floats ``N×3×size×size`` in [0, 1], and labels: read from
     its folder, downloaded there first when the folder does not exist and the dataset can be fetched."""
+    _benchmark(name, "fetch")
+    size = _checks.integer(size, "size", "fetch")
+    if size > MAX_SIZE:
+        raise ValueError(f"fetch: size must be at most {MAX_SIZE} pixels, got {size}")
     x_train, y_train, x_test, y_test = raw(name)
     return (_images(x_train, size), torch.as_tensor(y_train, dtype=torch.int64),
             _images(x_test, size), torch.as_tensor(y_test, dtype=torch.int64))
@@ -261,8 +282,7 @@ def fetch(name: str, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
 
 def raw(name: str) -> Arrays:
     """Dataset ``name`` as it is stored: uint8 images and labels, train and test (see ``fetch``)."""
-    if name not in BENCHMARKS:
-        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    _benchmark(name, "raw")
     spec, folder = BENCHMARKS[name], downloads(name)
     if folder.exists():
         _check_checksums(name, folder, spec.checksums)

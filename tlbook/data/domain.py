@@ -27,20 +27,39 @@ class Domain:
     num_classes: int
 
     def __post_init__(self) -> None:
+        for argument in ("name", "family"):
+            if not isinstance(getattr(self, argument), str):
+                raise TypeError(f"Domain: {argument} must be a str, got {getattr(self, argument)!r}")
+        where = f"Domain({self.name!r})"
+        _checks.integer(self.num_classes, "num_classes", where)
+        names = ("x_train", "y_train", "x_test", "y_test")
+        tensors = [_checks.tensor(getattr(self, n), n, where, floating=None) for n in names]
+        if len({t.device for t in tensors}) > 1:
+            raise ValueError(f"{where}: {', '.join(names[:3])} and {names[3]} must be on one device, got "
+                             f"{', '.join(str(t.device) for t in tensors)}")
         for split in ("train", "test"):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            _checks.tensor(x, f"x_{split}", where, floating=True, what="inputs (N, ...)")
+            if x.ndim < 2:
+                raise ValueError(f"{where}: x_{split} must be inputs (N, ...) with one row per example and at least 2 "
+                                 f"dimensions, got shape {tuple(x.shape)}")
             if len(x) == 0:
-                raise ValueError(f"domain {self.name!r} has an empty {split} split")
+                raise ValueError(f"{where}: x_{split} must not be empty (domain {self.name!r} has an empty {split} split)")
+            _checks.labels(y, f"y_{split}", where)
             if len(x) != len(y):
-                raise ValueError(
-                    f"domain {self.name!r}: {len(x)} {split} inputs but {len(y)} labels"
-                )
-            if y.dtype != torch.int64:
-                raise TypeError(f"domain {self.name!r}: labels must be int64, got {y.dtype}")
+                raise ValueError(f"{where}: x_{split} and y_{split} must have one row per example each: "
+                                 f"{len(x)} {split} inputs but {len(y)} labels")
+            if y.min() < 0 or y.max() >= self.num_classes:
+                wrong = sorted(set(y[(y < 0) | (y >= self.num_classes)].tolist()))[:10]
+                raise ValueError(f"{where}: y_{split} must lie in [0, num_classes) = [0, {self.num_classes}), "
+                                 f"got class(es) {wrong}")
+            if not (bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())):  # a finite sum: all finite
+                raise ValueError(f"{where}: x_{split} must be finite, got {int((~torch.isfinite(x)).sum())} NaN or "
+                                 "infinite value(s)")
         if self.x_train.shape[1:] != self.x_test.shape[1:]:
             raise ValueError(
-                f"domain {self.name!r}: train inputs {tuple(self.x_train.shape[1:])} and "
-                f"test inputs {tuple(self.x_test.shape[1:])} differ in shape"
+                f"{where}: x_train and x_test must hold inputs of one shape, got {tuple(self.x_train.shape[1:])} "
+                f"and {tuple(self.x_test.shape[1:])}: they differ in shape"
             )
 
     @classmethod
@@ -48,8 +67,10 @@ class Domain:
         """Images without labels, as a domain for ``fit`` and a method with ``uses_source_labels = False``
         (self-taught learning's autoencoder): the labels are placeholder zeros (one class) that never reach
         the method, and the test split is the training split."""
-        if not isinstance(images, torch.Tensor) or images.ndim < 2 or len(images) == 0:
-            raise ValueError(f"expected a non-empty batch of inputs (N, ...), got {getattr(images, 'shape', type(images))}")
+        _checks.tensor(images, "images", "Domain.unlabelled", min_rows=1, what="a non-empty batch of inputs (N, ...)")
+        if images.ndim < 2:
+            raise ValueError(f"Domain.unlabelled: images must be a non-empty batch of inputs (N, ...), got shape "
+                             f"{tuple(images.shape)}")
         labels = torch.zeros(len(images), dtype=torch.int64, device=images.device)
         return cls(name, "unlabelled", images, labels, images, labels, 1)
 
@@ -124,14 +145,17 @@ class Domain:
 
 def check_same_shape(source: Domain, target: Domain) -> None:
     """Raise a clear error when two domains cannot share one network."""
+    for argument, value in (("source", source), ("target", target)):
+        if not isinstance(value, Domain):
+            raise TypeError(f"check_same_shape: {argument} must be a Domain, got {type(value).__name__}")
     if source.input_shape != target.input_shape:
         raise ValueError(
-            f"source {source.name!r} has inputs of shape {source.input_shape} but target "
+            f"check_same_shape: source {source.name!r} has inputs of shape {source.input_shape} but target "
             f"{target.name!r} has {target.input_shape}; load both from one family at one "
             "image size"
         )
     if source.num_classes != target.num_classes:
         raise ValueError(
-            f"source {source.name!r} has {source.num_classes} classes but target "
+            f"check_same_shape: source {source.name!r} has {source.num_classes} classes but target "
             f"{target.name!r} has {target.num_classes}"
         )

@@ -4,7 +4,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import _checks
+
 __all__ = ["handwritten_digits"]
+
+MAX_SIZE = 256  # pixels: 1,797 float images of 256×256 take half a gigabyte already
 
 
 def handwritten_digits(image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -13,7 +17,11 @@ def handwritten_digits(image_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     The originals are 8×8 counts (0–16) of ink pixels in 4×4 blocks of a 32×32
     bitmap (Alpaydin & Kaynak, UCI 1998); they are rescaled to ``image_size``
     with bilinear interpolation, ink bright on a dark background like MNIST.
+    ``image_size`` is 1 to ``MAX_SIZE`` pixels.
     """
+    image_size = _checks.integer(image_size, "image_size", "handwritten_digits")
+    if image_size > MAX_SIZE:
+        raise ValueError(f"handwritten_digits: image_size must be at most {MAX_SIZE} pixels, got {image_size}")
     from sklearn.datasets import load_digits
 
     digits = load_digits()

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .benchmarks import DatasetUnavailable, downloads
+from .. import _checks
+from .benchmarks import MAX_SIZE, DatasetUnavailable, downloads
 
 __all__ = ["OFFICE31_CLASSES", "OFFICE_HOME_CLASSES", "OFFICE_DOMAINS", "office_domain"]
 
@@ -70,8 +71,13 @@ def office_domain(name: str, size: int) -> tuple[torch.Tensor, torch.Tensor, tor
     the published ones; a different number of images than the archive's is reported, not refused."""
     from PIL import Image
 
+    if not isinstance(name, str):
+        raise TypeError(f"office_domain: name must be an Office domain's name (a str), got {type(name).__name__} {name!r}")
     if name not in OFFICE_DOMAINS:
-        raise KeyError(f"unknown Office domain {name!r}; known: {', '.join(OFFICE_DOMAINS)}")
+        raise ValueError(f"office_domain: unknown Office domain name {name!r}; known: {', '.join(OFFICE_DOMAINS)}")
+    size = _checks.integer(size, "size", "office_domain")
+    if size > MAX_SIZE:
+        raise ValueError(f"office_domain: size must be at most {MAX_SIZE} pixels, got {size}")
     folder, (_, _, classes, expected) = _domain_folder(name), OFFICE_DOMAINS[name]
     found = sorted(p.name for p in folder.iterdir() if p.is_dir())
     if found != sorted(classes):

@@ -8,11 +8,14 @@ ships (``load_sample_images``), cropped at random scales for texture variety.
 """
 from __future__ import annotations
 
+from collections import abc
 from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .. import _checks
 
 __all__ = ["blend_with_photos", "published_mnist_m", "sample_photos", "stroke_contrast"]
 
@@ -40,10 +43,20 @@ def _random_crops(photos: list[torch.Tensor], n: int, size: int, g: torch.Genera
 
 def blend_with_photos(digits: torch.Tensor, seed: int) -> torch.Tensor:
     """``|patch − digit|`` per channel for grey ``digits`` ``(n, 1, H, W)`` → ``(n, 3, H, W)``."""
-    if digits.ndim != 4 or digits.shape[1] != 1 or digits.shape[2] != digits.shape[3]:
-        raise ValueError(f"expected square grey images (n, 1, H, H), got {tuple(digits.shape)}")
+    where = "blend_with_photos"
+    _checks.tensor(digits, "digits", where, ndim=4, what="square grey images (n, 1, H, H)")
+    if digits.shape[1] != 1 or digits.shape[2] != digits.shape[3] or digits.shape[2] == 0:
+        raise ValueError(f"{where}: digits must be square grey images (n, 1, H, H), got shape {tuple(digits.shape)}")
+    if digits.numel() and not (digits.min() >= 0 and digits.max() <= 1):  # NaN fails both
+        raise ValueError(f"{where}: digits must lie in [0, 1], got values from {digits.min():g} to {digits.max():g}")
+    seed = _checks.integer(seed, "seed", where, minimum=None)
+    photos = sample_photos()
+    limit = min(min(photo.shape[1:]) for photo in photos) // 4  # a crop's side goes up to 4 × the image's
+    if digits.shape[-1] > limit:
+        raise ValueError(f"{where}: digits must be at most {limit} pixels on a side (crops of up to four times "
+                         f"that side are cut from photos of {tuple(photos[0].shape[1:])}), got {digits.shape[-1]}")
     g = torch.Generator().manual_seed(seed)
-    patches = _random_crops(sample_photos(), len(digits), digits.shape[-1], g)
+    patches = _random_crops(photos, len(digits), digits.shape[-1], g)
     return (patches - digits).abs()
 
 
@@ -58,13 +71,25 @@ def published_mnist_m(digits: np.ndarray, photos: Sequence[np.ndarray], seed: in
       an ``H×W`` window at a uniformly drawn position in it, at full resolution (no rescaling);
     - ``out = |window − ink|`` per channel: the photo shows through the background, inverted under the stroke.
     """
-    if digits.ndim != 3 or digits.dtype != np.uint8:
-        raise ValueError(f"expected uint8 digits N×H×W, got {digits.dtype} {digits.shape}")
+    where = "published_mnist_m"
+    if not isinstance(digits, np.ndarray) or digits.dtype != np.uint8:
+        raise TypeError(f"{where}: digits must be a uint8 NumPy array N×H×W, got {type(digits).__name__} "
+                        f"{getattr(digits, 'dtype', '')}")
+    if digits.ndim != 3:
+        raise ValueError(f"{where}: digits must be uint8 digits N×H×W, got shape {digits.shape}")
     n, height, width = digits.shape
+    if isinstance(photos, (str, bytes)) or not isinstance(photos, (abc.Sequence, np.ndarray)):
+        raise TypeError(f"{where}: photos must be a list of RGB photos H×W×3, got {type(photos).__name__}")
+    if len(photos) == 0:
+        raise ValueError(f"{where}: photos must hold at least one photo to cut windows from, got none")
     for photo in photos:
+        if not isinstance(photo, np.ndarray) or photo.dtype != np.uint8:
+            raise TypeError(f"{where}: photos must be uint8 NumPy arrays H×W×3, got one of {type(photo).__name__} "
+                            f"{getattr(photo, 'dtype', '')}")
         if photo.ndim != 3 or photo.shape[2] != 3 or photo.shape[0] < height or photo.shape[1] < width:
-            raise ValueError(f"expected RGB photos H×W×3 of at least {height}×{width}, got one of {photo.shape}")
-    rng = np.random.default_rng(seed)
+            raise ValueError(f"{where}: photos must be RGB photos H×W×3 of at least {height}×{width}, got one of "
+                             f"shape {photo.shape}")
+    rng = np.random.default_rng(_checks.integer(seed, "seed", where, minimum=0))
     ink = (digits > 0).astype(np.int16)[:, None] * 255
     out = np.empty((n, 3, height, width), np.uint8)
     for i in range(n):
@@ -83,8 +108,18 @@ def stroke_contrast(digits: torch.Tensor, blended: torch.Tensor, ink: float = 0.
     Positive: the stroke is brighter than its background, as in the source; negative: the photo crop
     was bright and the blend inverted the stroke (dark on light).
     """
+    where = "stroke_contrast"
+    _checks.tensor(digits, "digits", where, ndim=4, what="grey images (n, C, H, W)")
+    _checks.tensor(blended, "blended", where, ndim=4, what="blended images (n, C, H, W)")
     if digits.shape[0] != blended.shape[0] or digits.shape[-2:] != blended.shape[-2:]:
-        raise ValueError(f"digits {tuple(digits.shape)} and blended {tuple(blended.shape)} must be the same images")
+        raise ValueError(f"{where}: digits {tuple(digits.shape)} and blended {tuple(blended.shape)} must be the same images")
+    if digits.device != blended.device:
+        raise ValueError(f"{where}: digits and blended must be on one device, got {digits.device} and {blended.device}")
+    ink = _checks.number(ink, "ink", where, low=0, high=1)
+    background = _checks.number(background, "background", where, low=0, high=1)
+    if background >= ink:
+        raise ValueError(f"{where}: background must be below ink (a pixel is stroke or background, never both), "
+                         f"got background={background:g} and ink={ink:g}")
 
     def mean_over(mask: torch.Tensor) -> torch.Tensor:
         mask = mask.to(blended.dtype)

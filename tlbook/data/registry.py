@@ -135,10 +135,29 @@ PAIRS: dict[str, tuple[str, str]] = {
 }
 
 
-def _spec(name: str) -> _Spec:
+def _spec(name: str, where: str = "load_domain", pair: str | None = None) -> _Spec:
+    if not isinstance(name, str):
+        raise TypeError(f"{where}: name must be a domain's name (a str), got {type(name).__name__} {name!r}")
     if name not in DOMAINS:
-        raise KeyError(f"unknown domain {name!r}; known domains: {', '.join(DOMAINS)}")
+        which = f"domain name {name!r}" if pair is None else f"domain {name!r} in pair {pair!r}"
+        raise ValueError(f"{where}: unknown {which}; known domains: {', '.join(DOMAINS)}")
     return DOMAINS[name]
+
+
+def _device(device: object, where: str) -> torch.device:
+    """``device`` as a ``torch.device`` that exists here, checked before anything is generated or loaded."""
+    try:
+        parsed = torch.device(device)
+    except (TypeError, RuntimeError, ValueError):
+        kind = ValueError if isinstance(device, str) else TypeError
+        raise kind(f"{where}: device must name a device such as 'cpu' or 'cuda', got {device!r}") from None
+    if parsed.type == "cuda" and (not torch.cuda.is_available() or (parsed.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"{where}: device {str(parsed)!r} is not available here "
+                         f"({torch.cuda.device_count()} CUDA device(s) found)")
+    mps = getattr(torch.backends, "mps", None)
+    if parsed.type == "mps" and not (mps is not None and mps.is_available()):
+        raise ValueError(f"{where}: device 'mps' is not available here")
+    return parsed
 
 
 def _quantise(x: torch.Tensor) -> torch.Tensor:
@@ -202,15 +221,18 @@ def load_domain(
     ``digits`` family shares one shape); ``image_size`` defaults to 16.
     """
     spec = _spec(name)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = _checks.integer(seed, "seed", "load_domain", minimum=0)
     if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int)):
-        raise ValueError(f"image_size must be an integer number of pixels (or None for the default), got {image_size!r}")
+        raise TypeError(f"load_domain: image_size must be an integer number of pixels (or None for the default), "
+                        f"got {image_size!r}")
     if spec.default_size is None and image_size is not None:
-        raise ValueError(f"domain {name!r} is 2-D points; image_size does not apply")
+        raise ValueError(f"load_domain: domain {name!r} is 2-D points; image_size does not apply")
     size = image_size if image_size is not None else (spec.default_size or 0)
     if spec.default_size is not None and not 8 <= size <= spec.max_size:
-        raise ValueError(f"image_size must be between 8 and {spec.max_size} pixels for {name!r}, got {size}")
+        raise ValueError(f"load_domain: image_size must be between 8 and {spec.max_size} pixels for {name!r}, got {size}")
+    _device(device, "load_domain")
+    if not isinstance(cache, bool):
+        raise TypeError(f"load_domain: cache must be True or False, got {cache!r}")
     t = _load_tensors(name, spec, size, seed, cache)
     x_train, x_test = t["x_train"], t["x_test"]
     if spec.default_size is not None:
@@ -223,18 +245,26 @@ def load_domain(
 
 def load_pair(pair: str, **kwargs) -> tuple[Domain, Domain]:
     """Load a ``"source->target"`` pair (any two domains of one family) with ``load_domain``'s options."""
+    if not isinstance(pair, str):
+        raise TypeError(f"load_pair: pair must be a str such as 'synth->handwritten', got {type(pair).__name__} {pair!r}")
     if pair in PAIRS:
         source_name, target_name = PAIRS[pair]
     elif "->" in pair:
         source_name, target_name = (part.strip() for part in pair.split("->", 1))
     else:
-        raise KeyError(f"unknown pair {pair!r}; write 'source->target' or use one of: {', '.join(PAIRS)}")
-    sizes = [_spec(name).default_size for name in (source_name, target_name)]
+        raise ValueError(f"load_pair: unknown pair {pair!r}; write 'source->target' or use one of: {', '.join(PAIRS)}")
+    specs = [_spec(name, "load_pair", pair) for name in (source_name, target_name)]
+    if specs[0].family != specs[1].family:  # known before anything is loaded
+        raise ValueError(f"load_pair: pair {pair!r} joins domains of different families: {source_name!r} "
+                         f"({specs[0].family}) and {target_name!r} ({specs[1].family})")
+    datasets = {OFFICE_DOMAINS[name][0] for name in (source_name, target_name) if name in OFFICE_DOMAINS}
+    if len(datasets) > 1:  # Office-31's 31 classes and Office-Home's 65 cannot share a classifier
+        raise ValueError(f"load_pair: pair {pair!r} joins domains of two datasets ({', '.join(sorted(datasets))}) "
+                         "with different classes")
+    sizes = [spec.default_size for spec in specs]
     if kwargs.get("image_size") is None and None not in sizes and len(set(sizes)) > 1:
         kwargs = {**kwargs, "image_size": max(sizes)}  # e.g. svhn->mnist: both at SVHN's 32 pixels
     source, target = load_domain(source_name, **kwargs), load_domain(target_name, **kwargs)
-    if source.family != target.family:
-        raise ValueError(f"{source_name!r} ({source.family}) and {target_name!r} ({target.family}) are of different families")
     check_same_shape(source, target)
     return source, target
 

@@ -5,6 +5,8 @@ from typing import Iterator
 
 import torch
 
+from .. import _checks
+
 __all__ = ["BatchSampler"]
 
 
@@ -21,12 +23,19 @@ class BatchSampler:
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int = 0):
-        if len(x) == 0:
-            raise ValueError("cannot sample batches from an empty set of examples")
-        if y is not None and len(y) != len(x):
-            raise ValueError(f"{len(x)} inputs but {len(y)} labels")
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        _checks.tensor(x, "x", "BatchSampler", floating=None, what="inputs (N, ...)")
+        if x.ndim == 0 or len(x) == 0:
+            raise ValueError(f"BatchSampler: x must hold at least one example, got shape {tuple(x.shape)}: cannot "
+                             "sample batches from an empty set of examples")
+        if y is not None:
+            _checks.tensor(y, "y", "BatchSampler", floating=None, what="labels (N, ...) or None")
+            if y.ndim == 0 or len(y) != len(x):
+                raise ValueError(f"BatchSampler: x and y must have one row per example each: {len(x)} inputs but "
+                                 f"{len(y) if y.ndim else 'a 0-d tensor of'} labels")
+            if y.device != x.device:
+                raise ValueError(f"BatchSampler: x and y must be on one device, got {x.device} and {y.device}")
+        batch_size = _checks.integer(batch_size, "batch_size", "BatchSampler")
+        seed = _checks.integer(seed, "seed", "BatchSampler", minimum=None)
         self.x, self.y = x, y
         self.batch_size = min(batch_size, len(x))
         self.generator = torch.Generator().manual_seed(seed)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from .. import _checks
+
 __all__ = ["spoken_words", "speaker_transform"]
 
 NUM_WORDS, PHONEMES, FEATURES, FRAMES = 6, 4, 8, 24
@@ -29,7 +31,8 @@ def _vocabulary() -> torch.Tensor:
 
 
 def speaker_transform(speaker: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(matrix, offset)`` of speaker ``speaker``; speaker 0 is the identity."""
+    """``(matrix, offset)`` of speaker ``speaker`` (0, 1, 2, ...); speaker 0 is the identity."""
+    speaker = _checks.integer(speaker, "speaker", "speaker_transform", minimum=0)
     if speaker == 0:
         return torch.eye(FEATURES), torch.zeros(FEATURES)
     g = torch.Generator().manual_seed(1000 + speaker)
@@ -43,7 +46,10 @@ def speaker_transform(speaker: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def spoken_words(n: int, speaker: int, seed: int, noise: float = 0.6) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` utterances ``(n, FRAMES, FEATURES)`` of random words by ``speaker``, and the word labels."""
-    g = torch.Generator().manual_seed(seed)
+    n = _checks.integer(n, "n", "spoken_words")
+    _checks.integer(speaker, "speaker", "spoken_words", minimum=0)
+    noise = _checks.number(noise, "noise", "spoken_words", low=0)
+    g = torch.Generator().manual_seed(_checks.integer(seed, "seed", "spoken_words", minimum=None))
     words = _vocabulary()
     labels = torch.randint(NUM_WORDS, (n,), generator=g)
     x = torch.zeros(n, FRAMES, FEATURES)

@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .. import _checks
+
 __all__ = ["FONT_FILES", "render_glyphs", "synthetic_digits"]
 
 #: matplotlib's bundled fonts whose digits look like ordinary printed digits.
@@ -27,6 +29,7 @@ FONT_FILES = (
 )
 GLYPH_PX = 64  # canvas of one rendered glyph
 STROKE_WIDTHS = (0, 1, 2, 3)  # extra outline in glyph pixels: thin to bold strokes
+MAX_SIZE = 256  # pixels: the largest image side ``synthetic_digits`` renders
 
 
 def _font_dir() -> Path:
@@ -100,10 +103,23 @@ def synthetic_digits(n: int, image_size: int, seed: int, glyphs: torch.Tensor | 
     """``n`` grey synthetic digits ``(n, 1, image_size, image_size)`` in ``[0, 1]`` and labels.
 
     Labels are balanced (each digit ``n // 10`` or one more times) and shuffled.
-    Deterministic for a given ``seed``.
+    Deterministic for a given ``seed``. ``glyphs``: ``render_glyphs()``'s (rendered here when None).
     """
-    if n <= 0:
-        raise ValueError(f"n must be positive, got {n}")
+    where = "synthetic_digits"
+    n = _checks.integer(n, "n", where)
+    image_size = _checks.integer(image_size, "image_size", where)
+    if image_size > MAX_SIZE:
+        raise ValueError(f"{where}: image_size must be at most {MAX_SIZE} pixels, got {image_size}")
+    seed = _checks.integer(seed, "seed", where, minimum=None)
+    if glyphs is not None:
+        _checks.tensor(glyphs, "glyphs", where, ndim=4, min_rows=1, what="glyphs (styles, 10, H, W)")
+        if glyphs.shape[1] != 10 or glyphs.shape[2] == 0 or glyphs.shape[3] == 0:
+            raise ValueError(f"{where}: glyphs must be glyphs (styles, 10, H, W), one per digit, got shape "
+                             f"{tuple(glyphs.shape)}")
+        if glyphs.device.type != "cpu":
+            raise ValueError(f"{where}: glyphs must be on the CPU (the warps are drawn there), got {glyphs.device}")
+        if not (glyphs.min() >= 0 and glyphs.max() <= 1):  # NaN fails both
+            raise ValueError(f"{where}: glyphs must lie in [0, 1], got values from {glyphs.min():g} to {glyphs.max():g}")
     g = torch.Generator().manual_seed(seed)
     glyphs = render_glyphs() if glyphs is None else glyphs
     labels = torch.arange(n) % 10
