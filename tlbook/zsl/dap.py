@@ -5,6 +5,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .. import _checks
+from .model import _class_rows, _encoder
+
 __all__ = ["DAP"]
 
 PRIOR_CLIP = 0.02  # keeps log p(a) finite for attributes that are (almost) never or always on
@@ -26,6 +29,8 @@ class DAP(nn.Module):
 
     def __init__(self, encoder: nn.Module, num_attributes: int):
         super().__init__()
+        _encoder(encoder, "DAP")
+        num_attributes = _checks.integer(num_attributes, "num_attributes", "DAP")
         self.encoder = encoder
         self.attribute_head = nn.Linear(encoder.out_features, num_attributes)
         self.num_attributes = num_attributes
@@ -37,8 +42,7 @@ class DAP(nn.Module):
 
     def forward(self, x: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
         """Log-posterior scores (B, C) of each class described by ``attributes`` (C, A), up to a constant."""
-        if attributes.shape[-1] != self.num_attributes:
-            raise ValueError(f"expected {self.num_attributes} attributes per class, got {attributes.shape[-1]}")
+        _class_rows(attributes, self.num_attributes, "DAP")
         logits = self.attribute_logits(x)
         a = attributes.to(logits.dtype)
         likelihood = F.logsigmoid(logits) @ a.T + F.logsigmoid(-logits) @ (1 - a).T
@@ -47,6 +51,8 @@ class DAP(nn.Module):
 
     def loss(self, x: torch.Tensor, labels: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
         """Binary cross-entropy per attribute; ``labels`` index the rows of ``attributes`` (the training classes)."""
+        _class_rows(attributes, self.num_attributes, "DAP.loss")
+        _checks.labels(labels, "labels", "DAP.loss", num_classes=len(attributes), n=len(x))
         if self.training:
-            self.prior.copy_(attributes.mean(0).detach())
+            self.prior.copy_((attributes if attributes.is_floating_point() else attributes.float()).mean(0).detach())
         return F.binary_cross_entropy_with_logits(self.attribute_logits(x), attributes[labels].to(x.dtype))

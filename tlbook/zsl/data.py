@@ -24,6 +24,10 @@ class ZeroShotData:
     every image of the unseen classes. ``validation()`` builds the same kind of problem
     inside the seen classes, holding out ``validation_unseen`` as pseudo-unseen classes:
     hyper-parameters are chosen there, never on the unseen classes.
+
+    The constructor checks it all (``split_by_class`` builds one for you): ``seen`` and ``unseen``
+    are int64 class ids in increasing order, no class in both; each ``y_*`` holds one label per
+    input of ``x_*``, from its own classes; every tensor on one device.
     """
 
     name: str
@@ -41,20 +45,32 @@ class ZeroShotData:
     validation_unseen: tuple[int, ...] = ()
 
     def __post_init__(self):
-        C, A = self.attributes.shape
-        if len(self.class_names) != C or len(self.attribute_names) != A:
-            raise ValueError(
-                f"attributes are {C}×{A} but there are {len(self.class_names)} class names "
-                f"and {len(self.attribute_names)} attribute names"
-            )
-        if set(self.seen.tolist()) & set(self.unseen.tolist()):
-            raise ValueError("a class cannot be both seen and unseen")
-        for split, y, allowed in (("train", self.y_train, self.seen), ("test_seen", self.y_test_seen, self.seen),
-                                  ("test_unseen", self.y_test_unseen, self.unseen)):
-            if len(y) == 0:
-                raise ValueError(f"{self.name}: the {split} split is empty")
-            if not torch.isin(y, allowed).all():
-                raise ValueError(f"{self.name}: {split} holds labels outside its classes {allowed.tolist()}")
+        where = "ZeroShotData"
+        if not isinstance(self.name, str):
+            raise TypeError(f"{where}: name must be a string, got {_checks._got(self.name)}")
+        num_classes = _check_classes(where, self.attributes, self.seen, self.unseen, self.class_names,
+                                     self.attribute_names, self.validation_unseen, increasing=True)
+        tensors = {k: v for k, v in vars(self).items() if isinstance(v, torch.Tensor)}
+        elsewhere = [k for k, v in tensors.items() if v.device != self.attributes.device]
+        if elsewhere:
+            raise ValueError(f"{where}: every tensor must be on one device; attributes is on {self.attributes.device}, "
+                             f"{elsewhere[0]} on {tensors[elsewhere[0]].device}")
+        shape = None
+        for split, allowed, kind in (("train", self.seen, "seen"), ("test_seen", self.seen, "seen"),
+                                     ("test_unseen", self.unseen, "unseen")):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            _inputs(x, f"x_{split}", where)
+            _checks.labels(y, f"y_{split}", where, min_rows=1)
+            _checks.same_rows(x, y, (f"x_{split}", f"y_{split}"), where)
+            _checks.labels(y, f"y_{split}", where, num_classes=num_classes)
+            outside = y[~torch.isin(y, allowed)].unique().tolist()
+            if outside:
+                raise ValueError(f"{where}: y_{split} must hold only the {kind} classes {allowed.tolist()}, "
+                                 f"got class(es) {outside[:10]}")
+            if shape is not None and x.shape[1:] != shape:
+                raise ValueError(f"{where}: x_{split} must hold inputs of x_train's shape {tuple(shape)}, "
+                                 f"got {tuple(x.shape[1:])}")
+            shape = x.shape[1:]
 
     @property
     def num_classes(self) -> int:
@@ -70,21 +86,15 @@ class ZeroShotData:
 
     def to(self, device: torch.device | str) -> "ZeroShotData":
         """The same problem with every tensor on ``device``."""
+        device = _device(device, "device", "ZeroShotData.to")
         moved = {k: v.to(device) for k, v in vars(self).items() if isinstance(v, torch.Tensor)}
         return replace(self, **moved)
 
     def with_attributes(self, attributes: torch.Tensor, names: tuple[str, ...]) -> "ZeroShotData":
         """The same images and split described by another attribute matrix (one row per class)."""
         attributes = torch.as_tensor(attributes, dtype=torch.float32, device=self.attributes.device)
-        if attributes.ndim != 2 or attributes.shape[0] != self.num_classes:
-            raise ValueError(f"expected a ({self.num_classes}, A) attribute matrix, got {tuple(attributes.shape)}")
-        if not torch.isfinite(attributes).all():
-            raise ValueError("the attribute matrix holds NaN or infinite entries")
-        if attributes.numel() and (attributes.min() < 0 or attributes.max() > 1):
-            raise ValueError(f"attributes must lie in [0, 1], got values in [{float(attributes.min()):g}, "
-                             f"{float(attributes.max()):g}]")
-        if isinstance(names, str) or len(names) != attributes.shape[1]:
-            raise ValueError(f"expected {attributes.shape[1]} attribute names, one per column, got {names!r}")
+        _attribute_matrix(attributes, "attributes", "with_attributes", rows=self.num_classes)
+        _names(names, "names", "with_attributes", attributes.shape[1], "attribute names, one per column of attributes")
         return replace(self, attributes=attributes, attribute_names=tuple(names))
 
     def validation(self) -> "ZeroShotData":
@@ -108,14 +118,32 @@ def split_by_class(
 ) -> ZeroShotData:
     """Split labelled images into a zero-shot problem: seen classes → train / test_seen, unseen → test_unseen.
 
-    ``TEST_FRACTION`` of each seen class goes to ``test_seen``, chosen with a fixed generator.
+    ``TEST_FRACTION`` of each seen class goes to ``test_seen``, chosen with a fixed generator. ``x`` (N, ...)
+    and ``y`` (N,) hold every class; ``attributes`` has one row per class; ``seen`` and ``unseen`` are
+    disjoint class ids (any order); images of classes in neither are left out. Every seen class needs at
+    least 2 images, every unseen class at least one.
     """
+    where = "split_by_class"
+    if not isinstance(name, str):
+        raise TypeError(f"{where}: name must be a string, got {_checks._got(name)}")
+    num_classes = _check_classes(where, attributes, seen, unseen, class_names, attribute_names, validation_unseen)
+    _inputs(x, "x", where)
+    _checks.labels(y, "y", where, min_rows=1)
+    _checks.same_rows(x, y, ("x", "y"), where)
+    _checks.labels(y, "y", where, num_classes=num_classes)
+    devices = {k: v.device for k, v in (("x", x), ("y", y), ("attributes", attributes), ("seen", seen), ("unseen", unseen))}
+    if len(set(devices.values())) > 1:
+        raise ValueError(f"{where}: x, y, attributes, seen and unseen must be on one device, got {devices}")
+    counts = torch.bincount(y.cpu(), minlength=num_classes)
+    for kind, classes, least in (("seen", seen, 2), ("unseen", unseen, 1)):
+        few = [c for c in classes.tolist() if counts[c] < least]
+        if few:
+            raise ValueError(f"{where}: every {kind} class needs at least {least} image{'s' * (least > 1)} in y; "
+                             f"class(es) {few[:10]} have {counts[few[:10]].tolist()}")
     g = torch.Generator().manual_seed(SPLIT_SEED)
     test_seen = torch.zeros(len(y), dtype=torch.bool)
     for c in seen.tolist():
         members = torch.nonzero(y.cpu() == c).flatten()
-        if len(members) < 2:
-            raise ValueError(f"{name}: seen class {c} needs at least 2 images, has {len(members)}")
         n_test = max(1, round(TEST_FRACTION * len(members)))
         test_seen[members[torch.randperm(len(members), generator=g)[:n_test]]] = True
     test_seen = test_seen.to(y.device)
@@ -153,3 +181,97 @@ def most_distinct_classes(attributes: torch.Tensor, k: int, among: list[int] | N
     distance = torch.cdist(attributes.double(), attributes.double(), p=1)
     best = max(combinations(among, k), key=lambda s: min(distance[i, j].item() for i, j in combinations(s, 2)))
     return tuple(best)
+
+
+# --- the checks every zero-shot function shares ------------------------------------------------------------
+
+def _attribute_matrix(value: object, name: str, where: str, *, rows: int | None = None, min_rows: int = 1,
+                      scan: bool = True) -> torch.Tensor:
+    """Class attributes: a real (C, A) tensor, one row per class (``rows`` of them when given), at least one
+    column; with ``scan``, every entry finite and in [0, 1] (the error names the classes that are not)."""
+    _checks.tensor(value, name, where, ndim=2, floating=None, min_rows=min_rows,
+                   what="an attribute matrix (classes, attributes)")
+    if value.is_complex():
+        raise TypeError(f"{where}: {name} must be an attribute matrix of a real dtype, got {value.dtype}")
+    if rows is not None and len(value) != rows:
+        raise ValueError(f"{where}: {name} must be a ({rows}, A) matrix, one row per class, got shape {tuple(value.shape)}")
+    if value.shape[1] == 0:
+        raise ValueError(f"{where}: {name} must have at least one attribute (column), got shape {tuple(value.shape)}")
+    if scan:
+        a = value.detach().double()
+        bad = ~torch.isfinite(a).all(1)
+        if bad.any():
+            raise ValueError(f"{where}: {name} must be finite, got NaN or infinite entries for class(es) "
+                             f"{torch.nonzero(bad).flatten().tolist()[:10]}")
+        bad = ((a < 0) | (a > 1)).any(1)
+        if bad.any():
+            raise ValueError(f"{where}: {name} must lie in [0, 1], got values in [{a.min().item():g}, {a.max().item():g}] "
+                             f"for class(es) {torch.nonzero(bad).flatten().tolist()[:10]}")
+    return value
+
+
+def _class_ids(value: object, name: str, where: str, num_classes: int, *, increasing: bool = False) -> torch.Tensor:
+    """Class ids: a non-empty 1-D int64 tensor of distinct rows of the attribute matrix, in ``[0, num_classes)``
+    (in increasing order with ``increasing``)."""
+    _checks.labels(value, name, where, num_classes=num_classes, min_rows=1)
+    if len(value.unique()) != len(value) or (increasing and len(value) > 1 and (value[1:] <= value[:-1]).any()):
+        order = "once, in increasing order" if increasing else "once"
+        raise ValueError(f"{where}: {name} must list each class {order}, got {value.tolist()[:20]}")
+    return value
+
+
+def _names(value: object, name: str, where: str, count: int, what: str) -> tuple[str, ...]:
+    """``count`` strings, one per row or column of the attribute matrix."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{where}: {name} must be a sequence of {count} {what} (strings), got {_checks._got(value)}")
+    if len(value) != count:
+        raise ValueError(f"{where}: {name} must hold {count} {what}, got {len(value)}")
+    return tuple(value)
+
+
+def _inputs(value: object, name: str, where: str) -> torch.Tensor:
+    """A non-empty floating-point batch of inputs (N, ...)."""
+    _checks.tensor(value, name, where, min_rows=1, what="a batch of inputs (N, ...)")
+    if value.ndim < 2:
+        raise ValueError(f"{where}: {name} must be a batch of inputs (N, ...) with at least 2 dimensions, "
+                         f"got shape {tuple(value.shape)}")
+    return value
+
+
+def _check_classes(where: str, attributes, seen, unseen, class_names, attribute_names, validation_unseen,
+                   increasing: bool = False) -> int:
+    """The class description of a zero-shot problem; returns the number of classes."""
+    _attribute_matrix(attributes, "attributes", where, min_rows=2)
+    num_classes, num_attributes = attributes.shape
+    _names(class_names, "class_names", where, num_classes, "class names, one per row of attributes")
+    _names(attribute_names, "attribute_names", where, num_attributes, "attribute names, one per column of attributes")
+    seen = _class_ids(seen, "seen", where, num_classes, increasing=increasing)
+    unseen = _class_ids(unseen, "unseen", where, num_classes, increasing=increasing)
+    both = sorted(set(seen.tolist()) & set(unseen.tolist()))
+    if both:
+        raise ValueError(f"{where}: a class cannot be both seen and unseen, got class(es) {both[:10]} in both")
+    if not isinstance(validation_unseen, (tuple, list)):
+        raise TypeError(f"{where}: validation_unseen must be a tuple of seen classes, got {_checks._got(validation_unseen)}")
+    held_out = [_checks.integer(c, "validation_unseen", where, minimum=0) for c in validation_unseen]
+    if len(set(held_out)) != len(held_out) or not set(held_out) <= set(seen.tolist()) or len(held_out) >= len(seen):
+        raise ValueError(f"{where}: validation_unseen must name distinct seen classes and leave at least one seen, "
+                         f"got {held_out[:20]} for seen classes {seen.tolist()[:20]}")
+    return num_classes
+
+
+def _device(value: object, name: str, where: str) -> torch.device:
+    """A device this machine has: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, a ``torch.device``..."""
+    if isinstance(value, bool) or not isinstance(value, (str, torch.device, int)):
+        raise TypeError(f"{where}: {name} must be a device name such as 'cpu' or 'cuda', got {_checks._got(value)}")
+    try:
+        device = torch.device(value)
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError, NotImplementedError) as error:  # unknown, or not on this build or machine
+        raise ValueError(f"{where}: {name} must be a device this machine has, got {value!r} ({error})") from None
+    return device
+
+
+def _problem(value: object, name: str, where: str) -> "ZeroShotData":
+    if not isinstance(value, ZeroShotData):
+        raise TypeError(f"{where}: {name} must be a ZeroShotData (see load_zero_shot), got {_checks._got(value)}")
+    return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import _checks
 from ..data.handwritten import handwritten_digits
 from .data import ZeroShotData, most_distinct_classes, split_by_class
 
@@ -64,6 +65,7 @@ def digit_strokes(image_size: int = 16) -> ZeroShotData:
     the validation split holds out the 2 most distinct of the 5 seen digits (3, 4).
     Images are 1×``image_size``×``image_size`` in [0, 1].
     """
+    _checks.integer(image_size, "image_size", "digit_strokes")
     attributes, names = stroke_map()
     unseen = most_distinct_classes(attributes, NUM_UNSEEN)
     seen = [c for c in range(10) if c not in unseen]

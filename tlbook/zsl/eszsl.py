@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from .. import _checks
+from .data import _problem
 from .metrics import per_class_accuracy, predict
 from .model import signatures
 
@@ -52,6 +53,9 @@ def eszsl_scores(features: torch.Tensor, V: torch.Tensor, signatures: torch.Tens
 def eszsl_accuracy(problem, gamma: float = 1.0, lam: float = 1.0) -> float:
     """ESZSL on the pixels of ``problem`` (a ``ZeroShotData``): fitted on the seen classes, scored by
     per-class accuracy on the unseen test images among the unseen classes."""
+    _problem(problem, "problem", "eszsl_accuracy")
+    for value, name in ((gamma, "gamma"), (lam, "lam")):
+        _checks.number(value, name, "eszsl_accuracy", low=0.0, low_open=True)
     V = eszsl_fit(problem.x_train.flatten(1), torch.searchsorted(problem.seen, problem.y_train),
                   signatures(problem.attributes[problem.seen]), gamma, lam)
     scores = eszsl_scores(problem.x_test_unseen.flatten(1), V, signatures(problem.attributes[problem.unseen]))

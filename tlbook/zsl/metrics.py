@@ -8,6 +8,7 @@ from torch import nn
 
 from .. import _checks
 from ..metrics import extract
+from .data import _attribute_matrix, _problem
 
 __all__ = ["class_scores", "predict", "per_class_accuracy", "harmonic_mean", "GeneralisedResult",
            "generalised", "seen_unseen_curve", "choose_calibration", "unseen_accuracy", "generalised_scores"]
@@ -16,9 +17,16 @@ __all__ = ["class_scores", "predict", "per_class_accuracy", "harmonic_mean", "Ge
 def class_scores(model: nn.Module, x: torch.Tensor, attributes: torch.Tensor, candidates: torch.Tensor,
                  batch_size: int = 256) -> torch.Tensor:
     """Scores (N, len(candidates)) of ``model(x, attributes[candidates])``, in eval mode, in chunks."""
+    _checks.module(model, "model", "class_scores", what="a zero-shot model, model(x, attributes)")
+    _attribute_matrix(attributes, "attributes", "class_scores")
     candidates = _as_classes(candidates, len(attributes))
     rows = attributes[candidates]
-    return extract(lambda chunk: model(chunk, rows), model, x, batch_size)
+    scores = extract(lambda chunk: model(chunk, rows), model, x, batch_size)
+    if scores.shape != (len(x), len(candidates)):
+        raise ValueError(f"class_scores: the model gave scores of shape {tuple(scores.shape)} for x of shape "
+                         f"{tuple(x.shape)}, expected one row per input and one column per candidate, "
+                         f"({len(x)}, {len(candidates)})")
+    return scores
 
 
 def predict(scores: torch.Tensor, candidates: torch.Tensor, seen: torch.Tensor | None = None,
@@ -59,11 +67,19 @@ def harmonic_mean(u: float, s: float) -> float:
 
 @dataclass(frozen=True)
 class GeneralisedResult:
-    """Generalised zero-shot accuracies: u on unseen-class images, s on seen-class images, H their harmonic mean."""
+    """Generalised zero-shot accuracies: u on unseen-class images, s on seen-class images, H their harmonic mean
+    (each in [0, 1]; an H that is not the harmonic mean of u and s is refused)."""
 
     u: float
     s: float
     H: float
+
+    def __post_init__(self):
+        u, s, H = (_checks.number(v, name, "GeneralisedResult", low=0.0, high=1.0) for v, name in
+                   ((self.u, "u"), (self.s, "s"), (self.H, "H")))
+        if abs(H - harmonic_mean(u, s)) > 1e-6:
+            raise ValueError(f"GeneralisedResult: H must be the harmonic mean of u and s, {harmonic_mean(u, s):g}, "
+                             f"got {H:g}")
 
 
 def generalised(scores_seen: torch.Tensor, y_seen: torch.Tensor, scores_unseen: torch.Tensor, y_unseen: torch.Tensor,
@@ -104,6 +120,7 @@ def choose_calibration(scores_seen, y_seen, scores_unseen, y_unseen, candidates,
 def unseen_accuracy(model: nn.Module, problem) -> float:
     """Per-class accuracy on the unseen test images of ``problem`` (a ``ZeroShotData``), the unseen
     classes being the only candidates: the conventional zero-shot score."""
+    _problem(problem, "problem", "unseen_accuracy")
     scores = class_scores(model, problem.x_test_unseen, problem.attributes, problem.unseen)
     return per_class_accuracy(predict(scores, problem.unseen), problem.y_test_unseen)
 
@@ -111,6 +128,7 @@ def unseen_accuracy(model: nn.Module, problem) -> float:
 def generalised_scores(model: nn.Module, problem) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores of the seen and of the unseen test images of ``problem`` against **every** class: the input of
     ``generalised``, ``seen_unseen_curve`` and ``choose_calibration``."""
+    _problem(problem, "problem", "generalised_scores")
     every_class = torch.arange(problem.num_classes, device=problem.attributes.device)
     return (class_scores(model, problem.x_test_seen, problem.attributes, every_class),
             class_scores(model, problem.x_test_unseen, problem.attributes, every_class))

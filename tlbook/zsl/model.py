@@ -4,7 +4,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..losses.zsl import attribute_hinge
+from .. import _checks
+from ..losses.zsl import VIOLATORS, attribute_hinge
+from .data import _attribute_matrix
 
 __all__ = ["AttributeEmbedding", "signatures"]
 
@@ -19,9 +21,31 @@ def signatures(attributes: torch.Tensor) -> torch.Tensor:
     (Akata et al., TPAMI 2016, normalise ALE's attribute vectors the same way). Train and test
     must use the same normalisation, so the models call this themselves.
     """
-    if attributes.ndim != 2:
-        raise ValueError(f"attributes must be (classes, attributes), got shape {tuple(attributes.shape)}")
+    return _codes(_attribute_matrix(attributes, "attributes", "signatures"))
+
+
+def _codes(attributes: torch.Tensor) -> torch.Tensor:
+    """``signatures`` without the scan of the values: the models' path, run at every step."""
     return nn.functional.normalize(2 * attributes.float() - 1, dim=1)
+
+
+def _encoder(value: object, where: str) -> nn.Module:
+    """An image encoder that states the width of its features as an int ``out_features``, as ``DigitCNN`` does."""
+    _checks.module(value, "encoder", where, what="an image encoder (a torch.nn.Module)")
+    width = getattr(value, "out_features", None)
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise TypeError(f"{where}: encoder must state its feature width as a positive int attribute out_features "
+                        f"(as DigitCNN does), got {type(value).__name__} with out_features={width!r}")
+    return value
+
+
+def _class_rows(attributes: object, num_attributes: int, where: str) -> torch.Tensor:
+    """The attribute matrix a model scores against: (C, num_attributes); shapes only (the training path)."""
+    _attribute_matrix(attributes, "attributes", where, scan=False)
+    if attributes.shape[1] != num_attributes:
+        raise ValueError(f"{where}: attributes must have {num_attributes} columns, one per attribute the model was "
+                         f"built for, got shape {tuple(attributes.shape)}")
+    return attributes
 
 
 class AttributeEmbedding(nn.Module):
@@ -42,11 +66,18 @@ class AttributeEmbedding(nn.Module):
                  embed_dim: int | None = None, margin: float = 1.0, violators: str = "max",
                  cosine_scale: float | None = None):
         super().__init__()
-        if class_encoder not in CLASS_ENCODERS:
-            raise ValueError(f"class_encoder must be one of {CLASS_ENCODERS}, got {class_encoder!r}")
-        embed_dim = embed_dim or num_attributes
+        where = "AttributeEmbedding"
+        _encoder(encoder, where)
+        num_attributes = _checks.integer(num_attributes, "num_attributes", where)
+        _checks.choice(class_encoder, "class_encoder", where, CLASS_ENCODERS)
+        embed_dim = num_attributes if embed_dim is None else _checks.integer(embed_dim, "embed_dim", where)
         if class_encoder == "identity" and embed_dim != num_attributes:
-            raise ValueError(f"class_encoder='identity' needs embed_dim == num_attributes ({num_attributes}), got {embed_dim}")
+            raise ValueError(f"{where}: class_encoder='identity' needs embed_dim == num_attributes ({num_attributes}), "
+                             f"got {embed_dim}")
+        _checks.number(margin, "margin", where, low=0.0)
+        _checks.choice(violators, "violators", where, VIOLATORS)
+        if cosine_scale is not None:
+            _checks.number(cosine_scale, "cosine_scale", where, low=0.0, low_open=True)
         self.encoder = encoder
         self.image_head = nn.Linear(encoder.out_features, embed_dim)
         self.class_encoder = {
@@ -63,9 +94,7 @@ class AttributeEmbedding(nn.Module):
 
     def embed_classes(self, attributes: torch.Tensor) -> torch.Tensor:
         """g(y) for each row of ``attributes``: (C, D)."""
-        if attributes.shape[-1] != self.num_attributes:
-            raise ValueError(f"expected {self.num_attributes} attributes per class, got {attributes.shape[-1]}")
-        return self.class_encoder(signatures(attributes))
+        return self.class_encoder(_codes(_class_rows(attributes, self.num_attributes, "AttributeEmbedding")))
 
     def forward(self, x: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
         """Compatibility scores (B, C) of each image with each class described by ``attributes`` (C, A)."""

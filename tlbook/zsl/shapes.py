@@ -12,6 +12,7 @@ import math
 import numpy as np
 import torch
 
+from .. import _checks
 from .data import ZeroShotData, split_by_class
 
 __all__ = ["SHAPES", "COLOURS", "SIZES", "FILLS", "shape_classes", "render_shapes", "compositional_shapes"]
@@ -61,9 +62,23 @@ def _mask(shape: str, fill: str, radius: float, centre, angle: float, size: int)
     return mask.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(1, 3))
 
 
+def _combos(value: object, name: str, where: str) -> None:
+    """A list of (shape, colour, size, fill) tuples, each value one of ``SHAPES``, ``COLOURS``, ``SIZES``, ``FILLS``."""
+    groups = (SHAPES, tuple(COLOURS), tuple(SIZES), FILLS)
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{where}: {name} must be a list of (shape, colour, size, fill) tuples, got {_checks._got(value)}")
+    for i, combo in enumerate(value):
+        if (not isinstance(combo, (tuple, list)) or len(combo) != 4
+                or not all(isinstance(v, str) and v in group for v, group in zip(combo, groups))):
+            raise ValueError(f"{where}: {name} must hold (shape, colour, size, fill) tuples with values from {groups}, "
+                             f"got {combo!r} at index {i}")
+
+
 def render_shapes(combos: list[tuple[str, str, str, str]], size: int = 16, seed: int = RENDER_SEED) -> torch.Tensor:
     """Render one image per (shape, colour, size, fill) in ``combos``: (N, 3, size, size) in [0, 1]."""
-    rng = np.random.default_rng(seed)
+    _combos(combos, "combos", "render_shapes")
+    size = _checks.integer(size, "size", "render_shapes")
+    rng = np.random.default_rng(_checks.integer(seed, "seed", "render_shapes", minimum=0))
     images = np.empty((len(combos), 3, size, size), dtype=np.float32)
     scale = size / 16
     for i, (shape, colour, size_name, fill) in enumerate(combos):
@@ -84,6 +99,7 @@ def compositional_shapes(image_size: int = 16) -> ZeroShotData:
     unseen class is a new combination of values all seen in training. The validation split
     holds out the 16 seen combinations with index sum ≡ 1 (mod 4).
     """
+    _checks.integer(image_size, "image_size", "compositional_shapes")
     classes, attributes, names = shape_classes()
     groups = (SHAPES, tuple(COLOURS), tuple(SIZES), FILLS)
     index_sum = [sum(group.index(value) for group, value in zip(groups, combo)) % 4 for combo in classes]
