@@ -19,7 +19,8 @@ cells (a test compares them). Every code cell from the first exercise on is tagg
 runs the notebook still stops at the first unsolved exercise (Jupyter ignores the tag), while the
 book's build executes the whole page and shows each "not solved yet" message instead of failing.
 
-The command never writes into the folder it reads, nor over a notebook that holds solutions::
+The command never writes into the folder it reads, nor over a notebook that holds solutions or a
+student's work (anything but a student version it wrote, unchanged), and refuses any malformed marker::
 
     python -m tlbook.assignments student/            # every exercise notebook under solutions/
     python -m tlbook.assignments book/               # refresh the book's student pages
@@ -61,11 +62,18 @@ def _read(path: Path) -> nbformat.NotebookNode:
 
 def holds_solutions(notebook: nbformat.NotebookNode) -> bool:
     """Whether any cell still holds a solution region or a hidden test (an instructor's notebook)."""
+    notebook = _notebook(notebook, "holds_solutions")
     return any(BEGIN in cell.source or BEGIN_HIDDEN in cell.source for cell in notebook.cells)
 
 
 def exercise_notebooks(source: str | Path) -> list[Path]:
     """Notebooks under ``source`` with at least one nbgrader solution cell, in path order."""
+    if not isinstance(source, (str, Path)):
+        raise TypeError(f"exercise_notebooks: source must be a folder (a str or a Path), got {type(source).__name__}")
+    if not Path(source).exists():
+        raise FileNotFoundError(f"exercise_notebooks: source must be a folder of exercise notebooks, {source} does not exist")
+    if not Path(source).is_dir():
+        raise NotADirectoryError(f"exercise_notebooks: source must be a folder of exercise notebooks, {source} is a file")
     found = []
     for path in sorted(Path(source).rglob("*.ipynb")):
         if ".ipynb_checkpoints" in path.parts or "_build" in path.parts:
@@ -122,28 +130,47 @@ def _lock(cell) -> None:
         grading["checksum"] = _checksum(cell)
 
 
-def _check_markers(source: str, begin: str, end: str, where: str) -> None:
-    """Every ``begin`` marker is closed by an ``end`` before the next ``begin``, and no ``end`` comes unopened:
-    a malformed pair would otherwise leave a solution or a hidden test in the student's version."""
-    depth = 0
-    for number, line in enumerate(source.splitlines(), 1):
-        marker = line.strip()
-        if marker.startswith(begin):
-            if depth:
-                raise ValueError(f"{where}, line {number}: a second {begin!r} before the first one's {end!r}")
-            depth = 1
-        elif marker.startswith(end):
-            if not depth:
-                raise ValueError(f"{where}, line {number}: {end!r} without a {begin!r} before it")
-            depth = 0
-    if depth:
-        raise ValueError(f"{where}: {begin!r} is never closed by {end!r}")
+_CLOSES = {BEGIN: END, BEGIN_HIDDEN: END_HIDDEN}
+_OPENS = {END: BEGIN, END_HIDDEN: BEGIN_HIDDEN}
+
+
+def _check_markers(source: str, where: str) -> None:
+    """Every ``BEGIN`` marker is closed by its own ``END`` before any other marker (regions neither nest nor
+    interleave), no ``END`` comes unopened and a line holds one marker at most. Markers count wherever they
+    stand in a line, as the replacement (and nbgrader) finds them: a malformed pair would otherwise leave a
+    solution or a hidden test in the student's version."""
+    opened = None
+    for number, line in enumerate(source.split("\n"), 1):
+        found = [marker for marker in (BEGIN, END, BEGIN_HIDDEN, END_HIDDEN) if marker in line]
+        if len(found) > 1:
+            raise ValueError(f"{where}, line {number}: two markers on one line ({found[0]!r} and {found[1]!r})")
+        marker = found[0] if found else None
+        if marker in _CLOSES and opened == marker:
+            raise ValueError(f"{where}, line {number}: a second {marker!r} before the first one's {_CLOSES[marker]!r}")
+        if marker in _CLOSES and opened:
+            raise ValueError(f"{where}, line {number}: {marker!r} inside the region {opened!r} opened: "
+                             f"close it with {_CLOSES[opened]!r} first")
+        if marker in _OPENS and opened != _OPENS[marker]:
+            raise ValueError(f"{where}, line {number}: {marker!r} without a {_OPENS[marker]!r} before it"
+                             + (f" (the region open is {opened!r})" if opened else ""))
+        if marker:
+            opened = marker if marker in _CLOSES else None
+    if opened:
+        raise ValueError(f"{where}: {opened!r} is never closed by {_CLOSES[opened]!r}")
+
+
+def _notebook(value: object, where: str) -> nbformat.NotebookNode:
+    """A notebook as ``nbformat.read`` gives it (or its dict)."""
+    if not isinstance(value, dict) or not isinstance(value.get("cells"), list):
+        shown = f"a dict with keys {sorted(value)[:5]}" if isinstance(value, dict) else f"{type(value).__name__} {value!r}"[:80]
+        raise TypeError(f"{where}: notebook must be a Jupyter notebook (nbformat.read(path, as_version=4)), got {shown}")
+    return value if isinstance(value, nbformat.NotebookNode) else nbformat.from_dict(value)
 
 
 def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of ``notebook`` with every solution removed and every hidden test dropped, locked as
     nbgrader's release locks it; every code cell from the first exercise on is tagged ``raises-exception``."""
-    result = nbformat.from_dict(notebook)
+    result = nbformat.from_dict(_notebook(notebook, "student_version"))
     exercise_started = False
     for index, cell in enumerate(result.cells):
         grading = _grading(cell)
@@ -156,15 +183,14 @@ def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
             if not tags:
                 del cell.metadata["tags"]
         where = f"cell {grading.get('grade_id') or index}"
-        _check_markers(cell.source, BEGIN, END, where)
-        _check_markers(cell.source, BEGIN_HIDDEN, END_HIDDEN, where)
+        _check_markers(cell.source, where)
         if grading.get("solution"):
             if cell.cell_type == "markdown":
                 cell.source = TEXT_STUB
                 _lock(cell)
                 continue
             if BEGIN not in cell.source or END not in cell.source:
-                raise ValueError(f"solution cell {grading.get('grade_id', '?')!r} has no {BEGIN} / {END} markers")
+                raise ValueError(f"solution {where} has no {BEGIN} / {END} markers")
             cell.source = _replace_regions(cell.source, BEGIN, END, CODE_STUB)
         if grading.get("grade"):
             cell.source = _replace_regions(cell.source, BEGIN_HIDDEN, END_HIDDEN, None)
@@ -180,27 +206,63 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+def _students_work(notebook: nbformat.NotebookNode) -> list[str]:
+    """Why ``notebook`` is not an unchanged student version (empty if it is one): the cells whose nbgrader
+    checksum no longer matches (a student's answers), or no checksum at all (not written by this module)."""
+    checked = [cell for cell in notebook.cells if "checksum" in _grading(cell)]
+    if not checked:
+        return ["it is not a student version (no cell carries nbgrader's checksum)"]
+    try:
+        changed = [_grading(c).get("grade_id", "?") for c in checked if _checksum(c) != _grading(c)["checksum"]]
+    except (KeyError, TypeError, ValueError):
+        return ["its nbgrader metadata is not the one this module writes"]
+    return [f"cells {changed} were changed since it was written (a student's work?)"] if changed else []
+
+
 def write_student_versions(out: str | Path, source: str | Path = "solutions") -> list[Path]:
     """Write the student version of every exercise notebook under ``source`` to ``out``, keeping
     the folder structure (e.g. ``out/02_discrepancy/exercises.ipynb``). Returns the written paths.
 
-    Refuses, before writing anything, to write into ``source`` itself or over a notebook that
-    holds solutions or hidden tests."""
+    Refuses, before writing anything, to write into ``source`` itself, over a notebook that holds
+    solutions or hidden tests, or over anything but an unchanged student version (a student's answers,
+    any other notebook), and when a marker of any exercise notebook is malformed (the error names the
+    notebook and the cell). A student version it wrote before, untouched, is refreshed."""
+    for name, value in (("out", out), ("source", source)):
+        if not isinstance(value, (str, Path)):
+            raise TypeError(f"write_student_versions: {name} must be a folder (a str or a Path), got {type(value).__name__}")
     source, out = Path(source), Path(out)
     if _inside(out, source):
         raise ValueError(f"the student versions would be written into {source}, the folder they are made from: "
                          "choose another output folder (e.g. student/)")
+    if not source.is_dir():
+        raise FileNotFoundError(f"no exercise notebooks: the source {source.resolve()} is not a folder"
+                                f"{'' if source.exists() else ' (it does not exist)'}")
     notebooks = exercise_notebooks(source)
     if not notebooks:
         raise FileNotFoundError(f"no exercise notebooks (nbgrader solution cells) under {source.resolve()}")
     targets = [out / path.relative_to(source) for path in notebooks]
     for target in targets:
-        if target.exists() and holds_solutions(_read(target)):
+        if target.is_dir():
+            raise FileExistsError(f"{target} is a folder; it will not be replaced by a student version")
+        if not target.exists():
+            continue
+        existing = _read(target)
+        if holds_solutions(existing):
             raise FileExistsError(f"{target} holds solutions (### BEGIN SOLUTION or hidden tests); "
                                   "it will not be overwritten by a student version")
-    for path, target in zip(notebooks, targets):
+        why = _students_work(existing)
+        if why:
+            raise FileExistsError(f"{target} is not the unchanged student version this command wrote: {why[0]}; "
+                                  "it will not be overwritten (move it away, or write the student versions elsewhere)")
+    versions = []
+    for path in notebooks:
+        try:
+            versions.append(student_version(_read(path)))
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+    for version, target in zip(versions, targets):
         target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(student_version(_read(path)), target)
+        nbformat.write(version, target)
     return targets
 
 

@@ -9,7 +9,9 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-__all__ = ["Case", "CheckFailed", "Mistake", "call_student", "devices", "expect_tensor", "run_checks"]
+from .._checks import _got
+
+__all__ = ["Case", "CheckFailed", "Mistake", "call_student", "devices", "expect_callable", "expect_tensor", "run_checks"]
 
 
 class CheckFailed(AssertionError):
@@ -70,6 +72,14 @@ def _student_frame(error: BaseException) -> str:
     return f"\n  in {frame.name}, line {frame.lineno}: {frame.line}" if frame.line else ""
 
 
+def expect_callable(name: str, student: Any, argument: str = "student") -> None:
+    """A checker takes the student's function itself (``check.mmd(my_mmd)``), not what it returns: anything
+    else is a ``TypeError`` naming the checker, the argument and what was given."""
+    if not callable(student):
+        raise TypeError(f"check.{name}: {argument} must be your function itself (a callable: check.{name}(my_function), "
+                        f"not check.{name}(my_function(...))), got {_got(student)}")
+
+
 def call_student(name: str, student: Callable, args: tuple, kwargs: dict | None = None, where: str = "") -> Any:
     """``student(*args, **kwargs)``; any exception becomes a ``CheckFailed`` naming the input, the
     student's exception and the line of the student's code that raised it."""
@@ -117,6 +127,13 @@ def _with_grad(args: tuple) -> tuple:
                  for a in args)
 
 
+def _leaves(args: tuple) -> list[tuple[str, torch.Tensor]]:
+    """The tensors a gradient should reach: the arguments that require grad and the parameters of the modules."""
+    found = [(f"argument {i + 1}", a) for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.requires_grad]
+    return found + [(f"parameter {n!r} of argument {i + 1}", p) for i, a in enumerate(args) if isinstance(a, torch.nn.Module)
+                    for n, p in a.named_parameters() if p.requires_grad]
+
+
 def run_checks(name: str, student: Callable, reference: Callable, cases: Sequence[Case], mistakes: Sequence[Mistake] = (),
                rtol: float = 1e-5, atol: float = 1e-8, quiet: bool = False, alternatives: Sequence[Callable] = ()) -> None:
     """Compare ``student(*case.args)`` with ``reference(*case.args)`` on every case; raise
@@ -159,11 +176,19 @@ def run_checks(name: str, student: Callable, reference: Callable, cases: Sequenc
 def _check_gradient_flows(name: str, student: Callable, reference: Callable, case: Case) -> None:
     """Where the reference's result depends differentiably on the inputs, the student's must too."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
-    expected = reference(*_with_grad(case.args), **case.kwargs)
-    if not expected.requires_grad:
+    args = _with_grad(case.args)
+    expected = reference(*args, **case.kwargs)
+    if not expected.requires_grad or not _leaves(args):
         return
-    got = call_student(name, student, _with_grad(case.args), _copy(case.kwargs), case.name + ", inputs requiring grad")
+    student_args = _with_grad(case.args)
+    got = call_student(name, student, student_args, _copy(case.kwargs), case.name + ", inputs requiring grad")
+    hint = "a loss must stay in the autograd graph: avoid .item(), .detach(), .numpy() and torch.tensor(...) on the way"
     if not isinstance(got, torch.Tensor) or not got.requires_grad:
-        raise CheckFailed(f"{name}: the value is right, but the result carries no gradient (input: {case.name}); a loss "
-                          "must stay in the autograd graph: avoid .item(), .detach(), .numpy() and torch.tensor(...) "
-                          "on the way")
+        raise CheckFailed(f"{name}: the value is right, but the result carries no gradient (input: {case.name}); {hint}")
+    needed = torch.autograd.grad(expected.sum(), [leaf for _, leaf in _leaves(args)], allow_unused=True)
+    reached = call_student(name, torch.autograd.grad, (got.sum(), [leaf for _, leaf in _leaves(student_args)]),
+                           {"allow_unused": True}, case.name + ", the gradient of your result")
+    cut = [where for (where, _), want, have in zip(_leaves(args), needed, reached) if want is not None and have is None]
+    if cut:
+        raise CheckFailed(f"{name}: the value is right, but no gradient flows back from your result to {cut[0]} "
+                          f"(input: {case.name}); {hint}")

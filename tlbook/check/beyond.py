@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 
 from .. import label_shift, losses
-from ._harness import Case, Mistake, devices, run_checks
+from ._harness import Case, Mistake, devices, expect_callable, run_checks
 
 __all__ = ["bbse_weights", "multilinear_map", "randomized_multilinear_map"]
 
@@ -29,6 +29,7 @@ def multilinear_map(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
     """``student(f, g)``: CDAN's map :math:`g \\otimes f` of features ``f`` ``(N, d)`` and predictions ``g``
     ``(N, C)``, row by row, flattened to ``(N, C d)``: entry :math:`c d + j` is :math:`g_c f_j`."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("multilinear_map", student)
     cases = [Case(f"{name}, {device.type}", (f.to(device), p.to(device)))
              for name, f, p in _features_and_predictions() for device in devices()]
     mistakes = [
@@ -47,6 +48,7 @@ def randomized_multilinear_map(student: Callable[..., torch.Tensor]) -> None:
     """``student(f, g, r_f, r_g)``: CDAN's randomised map :math:`\\frac{1}{\\sqrt{k}} (f R_f) \\odot (g R_g)`, with
     ``r_f`` ``(d, k)`` and ``r_g`` ``(C, k)`` fixed Gaussian projections; the result is ``(N, k)``."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("randomized_multilinear_map", student)
     g = torch.Generator().manual_seed(1)
     cases = []
     for (name, f, p), k in zip(_features_and_predictions(1), (8, 16, 5, 64)):
@@ -94,6 +96,7 @@ def bbse_weights(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
     the joint source confusion ``C[i, j]`` (share predicted ``i`` with class ``j``) and the target's share
     ``μ[i]`` of each predicted class (Lipton et al., 2018)."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("bbse_weights", student)
     solve = lambda c, mu: torch.linalg.solve(c.double(), mu.double())  # noqa: E731
     mistakes = [
         Mistake("the system is transposed: C[i, j] is (prediction i, class j), and μ = C w sums over the classes j "

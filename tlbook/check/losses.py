@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses
-from ._harness import Case, CheckFailed, Mistake, devices, run_checks
+from ._harness import Case, CheckFailed, Mistake, devices, expect_callable, run_checks
 
 __all__ = ["cmd", "confusion", "coral", "difference", "mk_mmd", "mmd", "scale_invariant_mse", "soft_labels", "zsl_hinge"]
 
@@ -37,6 +37,7 @@ def _cov(x: torch.Tensor, ddof: int) -> torch.Tensor:
 def mmd(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """``student(x, y)``: the biased linear-kernel MMD² of DDC, :math:`\\|\\bar x - \\bar y\\|_2^2`."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("mmd", student)
     mistakes = [
         Mistake("the norm is not squared: MMD² is the *squared* distance between the means", lambda x, y: (x.mean(0) - y.mean(0)).norm()),
         Mistake("you averaged over the features too: sum the squared differences over features, average only over examples",
@@ -52,6 +53,7 @@ def mk_mmd(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Non
     :math:`\\gamma` the median squared distance between distinct pooled rows, **detached** (the mean of the
     two middle values when their number is even, or the lower one as ``torch.median`` gives: both pass)."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("mk_mmd", student)
     multipliers = losses.dan_bandwidths()
 
     def variant(x, y, *, detach=True, diagonal=False, whole=False, estimator="biased", squared=True, lower=False):
@@ -104,6 +106,7 @@ def mk_mmd(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Non
 def coral(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """``student(x, y)``: Deep CORAL's :math:`\\|C_S - C_T\\|_F^2 / 4d^2` with unbiased covariances."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("coral", student)
     def fro(a, b):
         return (a - b).pow(2).sum()
 
@@ -122,6 +125,7 @@ def cmd(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
     """``student(x, y)``: CMD of order 5 for activations in [0, 1]:
     :math:`\\|E(X) - E(Y)\\|_2 + \\sum_{k=2}^{5} \\|c_k(X) - c_k(Y)\\|_2` with central moments :math:`c_k`."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("cmd", student)
     def variant(x, y, central=True, mean_term=True, squared=False):
         norm = (lambda v: v.pow(2).sum()) if squared else (lambda v: v.norm())
         total = norm(x.mean(0) - y.mean(0)) if mean_term else x.new_zeros(())
@@ -151,6 +155,7 @@ def _domain_logits() -> list[Case]:
 def confusion(student: Callable[[torch.Tensor], torch.Tensor]) -> None:
     """``student(logits)``: cross-entropy between softmax(logits) (N×D) and the uniform distribution over the D domains."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("confusion", student)
     mistakes = [
         Mistake("you summed over the domains: the uniform target gives each log-probability weight 1/D",
                 lambda z: -F.log_softmax(z, 1).sum(1).mean()),
@@ -167,11 +172,12 @@ def soft_labels(student: Callable[[torch.Tensor, torch.Tensor, float], torch.Ten
     """``student(logits, labels, temperature)``: the C×C table whose row k is the mean of
     softmax(logits / temperature) over the examples of class k."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("soft_labels", student)
     g = torch.Generator().manual_seed(4)
     cases = []
     for n, c, dtype, tau in ((40, 4, torch.float32, 2.0), (6, 3, torch.float64, 3.0)):
         z = 3 * torch.randn(n, c, generator=g, dtype=dtype)
-        y = torch.arange(n) % c
+        y = (torch.arange(n) % c)[torch.randperm(n, generator=g)]  # every class, in no fixed order
         cases += [Case(f"{n} examples, {c} classes, τ = {tau}, {str(dtype).replace('torch.', '')}, {d.type}", (z.to(d), y.to(d), tau))
                   for d in devices()]
 
@@ -194,6 +200,7 @@ def difference(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) ->
     """``student(shared, private)``: DSN's difference loss, the mean squared entry of
     :math:`\\tilde H_c^\\top \\tilde H_p` with codes centred over the batch and rows scaled to unit length."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("difference", student)
     g = torch.Generator().manual_seed(5)
     cases = []
     for n, dc, dp, dtype in ((16, 6, 4, torch.float32), (2, 3, 3, torch.float32), (10, 5, 7, torch.float64)):
@@ -224,6 +231,7 @@ def scale_invariant_mse(student: Callable[[torch.Tensor, torch.Tensor], torch.Te
     """``student(reconstruction, target)``: per example :math:`\\frac1k\\|d\\|^2 - \\frac1{k^2}(\\sum d)^2`
     with d = target − reconstruction over its k entries, averaged over the batch."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("scale_invariant_mse", student)
     g = torch.Generator().manual_seed(6)
     cases = []
     for shape, dtype in (((4, 3, 5, 5), torch.float32), ((1, 1, 4, 4), torch.float32), ((3, 10), torch.float64)):
@@ -249,12 +257,14 @@ def scale_invariant_mse(student: Callable[[torch.Tensor, torch.Tensor], torch.Te
 def zsl_hinge(student: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> None:
     """``student(scores, labels, margin)``: mean over the batch of max(0, margin − s_true + max_{m≠true} s_m)."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("zsl_hinge", student)
     g = torch.Generator().manual_seed(7)
     cases = []
-    for n, c, dtype in ((12, 5, torch.float32), (1, 2, torch.float32), (7, 4, torch.float64)):
+    for n, c, dtype, margin in ((12, 5, torch.float32, 1.0), (1, 2, torch.float32, 0.5), (7, 4, torch.float64, 2.0)):
         s = torch.randn(n, c, generator=g, dtype=dtype)
         y = torch.randint(0, c, (n,), generator=g)
-        cases += [Case(f"scores {n}×{c}, margin 1, {str(dtype).replace('torch.', '')}, {d.type}", (s.to(d), y.to(d), 1.0)) for d in devices()]
+        cases += [Case(f"scores {n}×{c}, margin {margin}, {str(dtype).replace('torch.', '')}, {d.type}", (s.to(d), y.to(d), margin))
+                  for d in devices()]
 
     def true_score(s, y):
         return s.gather(1, y[:, None])

@@ -8,14 +8,15 @@ import torch
 from torch import nn
 
 from ..finetune import L2SP
-from ._harness import Case, CheckFailed, Mistake, call_student, devices, expect_tensor, run_checks
+from ._harness import Case, CheckFailed, Mistake, call_student, devices, expect_callable, expect_tensor, run_checks
 
-__all__ = ["gradient_reversal", "l2sp", "lora_linear"]
+__all__ = ["gradient_reversal", "l2sp", "l2sp_fisher", "lora_linear"]
 
 
 def gradient_reversal(student: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
     """``student(x, lam)``: the identity going forward, :math:`-\\lambda\\,g` going back."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("gradient_reversal", student)
     g = torch.Generator().manual_seed(8)
     for device in devices():
         for lam, dtype in ((0.3, torch.float64), (2.5, torch.float32), (1.0, torch.float32)):
@@ -31,7 +32,11 @@ def gradient_reversal(student: Callable[[torch.Tensor, float], torch.Tensor]) ->
             if not out.requires_grad:
                 raise CheckFailed(f"gradient_reversal: the output does not require grad ({where})\n  Likely mistake: "
                                   "x is detached on every path to the output, so no gradient can come back")
-            (grad,) = torch.autograd.grad(out, x, upstream)
+            (grad,) = torch.autograd.grad(out, x, upstream, allow_unused=True)
+            if grad is None:
+                raise CheckFailed(f"gradient_reversal: no gradient comes back to x ({where})\n  Likely mistake: the output "
+                                  "is a new tensor with x's values, not computed from x (return x.view_as(x), or a "
+                                  "function of x, from forward)")
             expected = -lam * upstream
             if not torch.allclose(grad, expected):
                 if torch.allclose(grad, upstream):
@@ -46,16 +51,21 @@ def gradient_reversal(student: Callable[[torch.Tensor, float], torch.Tensor]) ->
     print("✓ gradient_reversal: identity forward and −λ·g backward on all inputs")
 
 
-def _small_model(seed: int) -> nn.Module:
+def _small_model(seed: int, names: tuple[str, str] = ("body", "head")) -> nn.Module:
     torch.manual_seed(seed)
     from collections import OrderedDict
 
-    return nn.Sequential(OrderedDict(body=nn.Linear(4, 5), head=nn.Linear(5, 3)))
+    return nn.Sequential(OrderedDict([(names[0], nn.Linear(4, 5)), (names[1], nn.Linear(5, 3))]))
 
 
-def _moved_from_start(seed: int) -> tuple[nn.Module, nn.Module]:
+#: the two parts of the small models, and so the ``head`` prefixes, the checks use: a student who ignores
+#: ``head`` (and writes "head" in its place) fails on the second
+_PARTS = (("body", "head"), ("features", "classifier"))
+
+
+def _moved_from_start(seed: int, names: tuple[str, str] = ("body", "head")) -> tuple[nn.Module, nn.Module]:
     """A small model after "fine-tuning" (its weights moved a little) and the copy it started from."""
-    start = _small_model(seed)
+    start = _small_model(seed, names)
     model = copy.deepcopy(start)
     with torch.no_grad():
         for p in model.parameters():
@@ -68,10 +78,13 @@ def l2sp(student: Callable[[nn.Module, nn.Module, float, float, str], torch.Tens
     \\frac{\\beta}{2}\\|w_{head}\\|^2`, where ``start`` is a copy of the model before fine-tuning and
     ``head`` the name prefix of the new (not transferred) parameters."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("l2sp", student)
     cases = []
-    for seed, (alpha, beta) in enumerate(((0.1, 0.01), (1.0, 0.0), (0.0, 0.5))):
-        model, start = _moved_from_start(seed)
-        cases.append(Case(f"a 2-layer model moved away from its start, α = {alpha}, β = {beta}", (model, start, alpha, beta, "head")))
+    for seed, (alpha, beta, names) in enumerate(((0.1, 0.01, _PARTS[0]), (1.0, 0.0, _PARTS[0]), (0.0, 0.5, _PARTS[0]),
+                                                 (0.3, 0.2, _PARTS[1]))):
+        model, start = _moved_from_start(seed, names)
+        cases.append(Case(f"a 2-layer model ({' and '.join(names)}) moved away from its start, α = {alpha}, β = {beta}, "
+                          f"head = {names[1]!r}", (model, start, alpha, beta, names[1])))
 
     def reference(model, start, alpha, beta, head):
         penalty = L2SP(start, alpha, beta, new=[head])
@@ -99,12 +112,14 @@ def l2sp_fisher(student: Callable[[nn.Module, nn.Module, dict, float, float, str
     :math:`\\frac{\\alpha}{2}\\sum_{j \\in S} F_j (w_j - w_j^0)^2 + \\frac{\\beta}{2}\\|w_{head}\\|^2`, where ``fisher``
     maps the name of each transferred parameter (not starting with ``head``) to a tensor of its shape."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    expect_callable("l2sp_fisher", student)
     cases = []
-    for seed, (alpha, beta) in enumerate(((0.1, 0.01), (1.0, 0.0), (0.5, 0.5))):
-        model, start = _moved_from_start(seed)
-        fisher = {n: 2 * torch.rand_like(p) for n, p in start.named_parameters() if not n.startswith("head")}
-        cases.append(Case(f"a 2-layer model moved away from its start, Fisher values in [0, 2), α = {alpha}, β = {beta}",
-                          (model, start, fisher, alpha, beta, "head")))
+    for seed, (alpha, beta, names) in enumerate(((0.1, 0.01, _PARTS[0]), (1.0, 0.0, _PARTS[0]), (0.5, 0.5, _PARTS[0]),
+                                                 (0.3, 0.2, _PARTS[1]))):
+        model, start = _moved_from_start(seed, names)
+        fisher = {n: 2 * torch.rand_like(p) for n, p in start.named_parameters() if not n.startswith(names[1])}
+        cases.append(Case(f"a 2-layer model ({' and '.join(names)}) moved away from its start, Fisher values in [0, 2), "
+                          f"α = {alpha}, β = {beta}, head = {names[1]!r}", (model, start, fisher, alpha, beta, names[1])))
 
     def variant(model, start, fisher, alpha, beta, head, weigh=lambda f: f, half=True):
         ref = dict(start.named_parameters())
@@ -126,35 +141,63 @@ def l2sp_fisher(student: Callable[[nn.Module, nn.Module, dict, float, float, str
 def lora_linear(student_class: type) -> None:
     """``student_class(base: nn.Linear, rank: int, alpha: float)``: a module with parameters ``A``
     (rank × in) and ``B`` (out × rank, initialised to zero) whose forward is
-    ``base(x) + (alpha / rank) · x Aᵀ Bᵀ``, with ``base`` frozen."""
+    ``base(x) + (alpha / rank) · x Aᵀ Bᵀ``, with ``base`` frozen and the gradient flowing to ``A`` and ``B``.
+    Two layers, of other sizes, ranks and alphas, so that none of the three can be ignored."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
-    torch.manual_seed(9)
-    base = nn.Linear(6, 4)
-    layer = call_student("lora_linear", student_class, (copy.deepcopy(base), 2, 4.0), where="LoRA(Linear(6, 4), rank 2, alpha 4)")
+    expect_callable("lora_linear", student_class, "student_class")
+    if isinstance(student_class, nn.Module):
+        raise TypeError(f"check.lora_linear: student_class must be your class itself (check.lora_linear(MyLoRALinear)), "
+                        f"not a layer made with it, got a {type(student_class).__name__} instance")
+    for seed, (d_in, d_out, rank, alpha) in enumerate(((6, 4, 2, 4.0), (5, 3, 3, 1.5))):
+        _check_lora_layer(student_class, seed, d_in, d_out, rank, alpha)
+    print("✓ lora_linear: shapes, frozen base, zero start, the scaled low-rank update and its gradient are right")
+
+
+def _check_lora_layer(student_class: type, seed: int, d_in: int, d_out: int, rank: int, alpha: float) -> None:
+    """One layer: ``student_class(nn.Linear(d_in, d_out), rank, alpha)``."""
+    __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
+    torch.manual_seed(9 + seed)
+    base = nn.Linear(d_in, d_out)
+    scale = alpha / rank
+    made = f"LoRA(Linear({d_in}, {d_out}), rank {rank}, alpha {alpha:g})"
+    layer = call_student("lora_linear", student_class, (copy.deepcopy(base), rank, alpha), where=made)
     for name in ("A", "B"):
         if not isinstance(getattr(layer, name, None), nn.Parameter):
-            raise CheckFailed(f"lora_linear: expected a trainable nn.Parameter named {name}")
-    if layer.A.shape != (2, 6) or layer.B.shape != (4, 2):
-        raise CheckFailed(f"lora_linear: A must be (rank, in) = (2, 6) and B (out, rank) = (4, 2); got {tuple(layer.A.shape)} and {tuple(layer.B.shape)}")
+            raise CheckFailed(f"lora_linear: expected a trainable nn.Parameter named {name} ({made})")
+    if layer.A.shape != (rank, d_in) or layer.B.shape != (d_out, rank):
+        raise CheckFailed(f"lora_linear: A must be (rank, in) = {(rank, d_in)} and B (out, rank) = {(d_out, rank)} for {made}; "
+                          f"got {tuple(layer.A.shape)} and {tuple(layer.B.shape)}")
     trainable = sum(p.numel() for p in layer.parameters() if p.requires_grad)
-    if trainable != 2 * (6 + 4):
-        frozen_hint = " (the base layer is still trainable: set requires_grad = False on its weight and bias)" if trainable > 20 else ""
-        raise CheckFailed(f"lora_linear: expected r·(d_in + d_out) = 20 trainable parameters, got {trainable}{frozen_hint}")
-    x = torch.randn(5, 6)
-    where = "a batch of 5 inputs with 6 features"
+    if trainable != rank * (d_in + d_out):
+        frozen_hint = (" (the base layer is still trainable: set requires_grad = False on its weight and bias)"
+                       if trainable > rank * (d_in + d_out) else "")
+        raise CheckFailed(f"lora_linear: expected r·(d_in + d_out) = {rank * (d_in + d_out)} trainable parameters for {made}, "
+                          f"got {trainable}{frozen_hint}")
+    x = torch.randn(5, d_in)
+    where = f"a batch of 5 inputs with {d_in} features, {made}"
     out = call_student("lora_linear", layer, (x,), where=where)
     expect_tensor("lora_linear", out, base(x).detach(), where)
     if not torch.allclose(out, base(x), atol=1e-6):
-        raise CheckFailed("lora_linear: at initialisation the layer must equal the base layer\n  Likely mistake: B must start at "
-                          "zero (and A random), so that fine-tuning starts from the pre-trained function")
+        raise CheckFailed(f"lora_linear: at initialisation the layer must equal the base layer ({made})\n  Likely mistake: "
+                          "B must start at zero (and A random), so that fine-tuning starts from the pre-trained function")
     with torch.no_grad():
-        layer.A.copy_(torch.randn(2, 6))
-        layer.B.copy_(torch.randn(4, 2))
-    expected = base(x) + 2.0 * (x @ layer.A.T) @ layer.B.T
+        layer.A.copy_(torch.randn(rank, d_in))
+        layer.B.copy_(torch.randn(d_out, rank))
+    expected = base(x) + scale * (x @ layer.A.T) @ layer.B.T
     got = call_student("lora_linear", layer, (x,), where=where)
     expect_tensor("lora_linear", got, expected.detach(), where)
     if not torch.allclose(got, expected, atol=1e-5):
-        hint = ("the scale alpha / rank = 2 is missing" if torch.allclose(got, base(x) + (x @ layer.A.T) @ layer.B.T, atol=1e-5)
+        hint = (f"the scale alpha / rank = {scale:g} is missing" if torch.allclose(got, base(x) + (x @ layer.A.T) @ layer.B.T, atol=1e-5)
                 else "the update must be (alpha / rank) · x Aᵀ Bᵀ added to base(x)")
-        raise CheckFailed(f"lora_linear: wrong output once A and B are non-zero\n  Likely mistake: {hint}")
-    print("✓ lora_linear: shapes, frozen base, zero start and the scaled low-rank update are right")
+        raise CheckFailed(f"lora_linear: wrong output once A and B are non-zero ({made})\n  Likely mistake: {hint}")
+    wanted = torch.autograd.grad(expected.sum(), (layer.A, layer.B))
+    if not got.requires_grad:
+        raise CheckFailed(f"lora_linear: the output carries no gradient ({made}); A and B could not learn: avoid .detach(), "
+                          ".item() and torch.tensor(...) in forward")
+    reached = call_student("lora_linear", torch.autograd.grad, (got.sum(), (layer.A, layer.B)), {"allow_unused": True},
+                           where + ", the gradient of your output")
+    for name, want, have in zip("AB", wanted, reached):
+        if have is None or not torch.allclose(have, want, atol=1e-5):
+            raise CheckFailed(f"lora_linear: the value is right but the gradient with respect to {name} is "
+                              f"{'missing' if have is None else 'wrong'} ({made})\n  Likely mistake: forward must compute "
+                              f"the update from the parameters {name} themselves, without .detach() or a copy")
