@@ -96,7 +96,7 @@ def test_a_sample_is_cheap_and_has_a_study_cell_and_distinct_methods():
 
 
 def test_verification_fails_when_a_retrained_cell_moved(monkeypatch, capsys):
-    monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: _cell(cell.method, cell.target_test + 0.10, cell.pair))
+    monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: _cell(cell.method, cell.target_test + 0.10, cell.pair, cell.seed))
     assert verify.verify_stored(2, seed=3) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "--verify-seed 3" in out and "differ from the current code's" in out
@@ -107,7 +107,7 @@ def test_verification_fails_when_a_retrained_cell_moved(monkeypatch, capsys):
 def test_restamp_after_an_agreeing_sample_makes_the_sampled_files_current(package, monkeypatch):
     _edit(package / "train.py")  # a change of training code that (here) moves no number
     assert len(stale_results(package)) == 3
-    monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: _cell(cell.method, cell.target_test + 0.10, cell.pair))
+    monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: _cell(cell.method, cell.target_test + 0.10, cell.pair, cell.seed))
     assert verify.verify_stored(3, seed=1, stamp=True, root=package) == 1
     assert len(stale_results(package)) == 3  # a failing sample stamps nothing
     monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: cell)

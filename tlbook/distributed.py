@@ -28,6 +28,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from . import _checks
+
 __all__ = ["DataParallel", "alone", "barrier", "launched", "rank", "setup", "world_size"]
 
 _alone = 0  # > 0 inside ``alone()``
@@ -36,7 +38,16 @@ _alone = 0  # > 0 inside ``alone()``
 def launched() -> bool:
     """Whether this process is one of several started by ``torchrun`` (``WORLD_SIZE`` > 1) and trains
     together with them (not inside ``alone()``)."""
-    return _alone == 0 and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return _alone == 0 and _environment_size() > 1
+
+
+def _environment_size() -> int:
+    """``WORLD_SIZE`` as ``torchrun`` sets it (1 when unset); anything but a positive integer is a broken launch."""
+    text = os.environ.get("WORLD_SIZE", "1")
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError(f"the environment variable WORLD_SIZE must be the number of processes, a positive integer "
+                         f"(torchrun sets it), got {text!r}")
+    return int(text)
 
 
 @contextmanager
@@ -75,7 +86,10 @@ def barrier() -> None:
 
 def setup(device: torch.device | str | None = None) -> None:
     """Join the process group ``torchrun`` describes in the environment, once: NCCL when this rank
-    trains on a GPU, gloo on the CPU. Nothing happens outside ``torchrun`` or when it is joined already."""
+    trains on a GPU, gloo on the CPU. Nothing happens outside ``torchrun`` or when it is joined already; a device
+    this machine lacks is refused in both cases."""
+    if device is not None:
+        device = _checks.device(device, "device", "setup")
     if not launched() or (dist.is_available() and dist.is_initialized()):
         return
     if not dist.is_available():
@@ -100,6 +114,11 @@ class DataParallel:
     """The collective operations ``fit`` needs to train ``module`` on every rank of the process group."""
 
     def __init__(self, module: nn.Module, optimizers: Iterable[torch.optim.Optimizer]):
+        _checks.module(module, "module", "DataParallel")
+        optimizers = list(optimizers) if not isinstance(optimizers, (torch.optim.Optimizer, str, bytes)) and \
+            hasattr(optimizers, "__iter__") else optimizers
+        if not isinstance(optimizers, list) or not all(isinstance(o, torch.optim.Optimizer) for o in optimizers):
+            raise TypeError(f"DataParallel: optimizers must be a list of torch optimisers, got {_checks._got(optimizers)}")
         if not active():
             raise RuntimeError("DataParallel needs a process group of several processes (launch with torchrun)")
         self.module, self.rank, self.size = module, dist.get_rank(), dist.get_world_size()

@@ -6,10 +6,12 @@ from typing import Sequence
 
 import torch
 
+from .. import _checks
 from .._utils import seed_everything
-from ..data import load_pair
+from ..data import PAIRS, load_pair
 from ..train import fit
-from .registry import METHODS, TRAINING, check_names, make_method
+from ._args import flag
+from .registry import METHODS, TRAINING, check_inputs, check_names, make_method
 
 __all__ = ["profile_methods"]
 
@@ -21,7 +23,15 @@ def profile_methods(methods: Sequence[str], pair: str, steps: int = 300, batch_s
     Returns one dict per method: ``steps_per_s`` and, on CUDA, ``peak_mib`` (the most GPU
     memory allocated during training). Evaluation and logging run once, at the end.
     """
-    check_names(list(methods), METHODS, "method")
+    where = "profile_methods"
+    check_names(methods, METHODS, "method", where)
+    check_names([pair], PAIRS, "pair", where)
+    for name, value in (("steps", steps), ("batch_size", batch_size)):
+        _checks.integer(value, name, where)
+    _checks.device(device, "device", where)
+    flag(amp, "amp", where)
+    for name in methods:  # a method that cannot run on the pair fails before the first one is timed
+        check_inputs(name, load_pair(pair)[0])
     source, target = load_pair(pair, device=device)
     cuda = source.device.type == "cuda"
     rows = []

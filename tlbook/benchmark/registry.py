@@ -9,13 +9,16 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .. import _checks
 from ..data import Domain, labelled_subset
 from ..methods import CDAN, CMD, DAN, DANN, DDC, DSN, MCC, SDT, DeepCORAL, Method, PixelDA, SourceOnly, TargetOnly, source_soft_labels
 from ..nn import MLP, Classifier, PixelGenerator, adaptation_classifier
 from ..schedules import dann_lambda
 from ..train import fit
+from ._args import UnknownName, flag, seed as _seed
 
-__all__ = ["METHODS", "OUTSIDE_THE_BENCHMARK", "TRAINING", "Entry", "network", "make_method", "check_inputs", "check_names", "check_seeds"]
+__all__ = ["METHODS", "OUTSIDE_THE_BENCHMARK", "TRAINING", "Entry", "UnknownName", "network", "make_method", "check_inputs",
+           "check_names", "check_seeds"]
 
 #: The optimiser every benchmark run uses (chapter 2's recipe; the weights of the last step are reported).
 TRAINING = dict(optimizer="adam", lr=1e-3)
@@ -23,6 +26,7 @@ TRAINING = dict(optimizer="adam", lr=1e-3)
 #: What a method sees of the target domain, besides its unlabelled images.
 UNSUPERVISED, FEW_LABELS, ORACLE, NONE = "unlabelled target", "5 labelled target images per class", "all target labels (oracle)", "nothing of the target"
 SDT_LABELS_PER_CLASS = 5
+ACTIVATIONS = ("relu", "sigmoid", "tanh")  # the bottlenecks ``network`` builds
 
 
 def network(family: str, num_classes: int, bottleneck_activation: str = "relu", image_size: int = 16) -> Classifier:
@@ -30,6 +34,11 @@ def network(family: str, num_classes: int, bottleneck_activation: str = "relu", 
     fc100-fc100 (chapter 2; at the domains' size, 16 pixels for the book's, 28 or 32 for the real digit
     sets), a small MLP for the 2-D toy domains, or, for Office's photographs, an ImageNet-pre-trained
     ResNet-50 with a 256-unit bottleneck and a linear head (the recipe of the papers; needs a network)."""
+    where = "network"
+    _checks.choice(family, "family", where, ("digits", "toy", "office"))
+    _checks.integer(num_classes, "num_classes", where, minimum=2)
+    _checks.choice(bottleneck_activation, "bottleneck_activation", where, ACTIVATIONS)
+    _checks.integer(image_size, "image_size", where)
     if family == "digits":
         return adaptation_classifier(bottleneck_activation, num_classes, image_size)
     if family == "office":
@@ -37,9 +46,7 @@ def network(family: str, num_classes: int, bottleneck_activation: str = "relu", 
 
         return Classifier(torchvision_backbone("resnet50"), num_classes, bottleneck=256,
                           bottleneck_activation=bottleneck_activation, hidden=())
-    if family == "toy":
-        return Classifier(MLP(2, (32, 32)), num_classes, bottleneck=16, bottleneck_activation=bottleneck_activation, hidden=(16, 16))
-    raise ValueError(f"the benchmark has no network for the {family!r} family; it knows 'digits', 'toy' and 'office'")
+    return Classifier(MLP(2, (32, 32)), num_classes, bottleneck=16, bottleneck_activation=bottleneck_activation, hidden=(16, 16))
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,24 @@ class Entry:
     images_only: bool = False
     prepare: Callable[[Domain, Domain, int, int], dict] | None = None
     target_data: str = UNSUPERVISED  # what of the target it trains on, unless it is an oracle (``Method.oracle``)
+
+    def __post_init__(self) -> None:
+        where = "Entry"
+        if not (isinstance(self.method, type) and issubclass(self.method, Method)):
+            raise TypeError(f"{where}: method must be a Method class (e.g. DANN), got {_checks._got(self.method)}")
+        if not isinstance(self.options, dict) or not all(isinstance(k, str) for k in self.options):
+            raise TypeError(f"{where}: options must be a dict of {self.method.__name__}'s options by name, "
+                            f"got {_checks._got(self.options)}")
+        unknown = set(self.options) - _option_names(self.method)
+        if unknown:
+            raise ValueError(f"{where}: options has {', '.join(sorted(unknown))}, which {self.method.__name__} does not take; "
+                             f"its options: {', '.join(sorted(_option_names(self.method)))}")
+        _checks.choice(self.activation, "activation", where, ACTIVATIONS)
+        flag(self.images_only, "images_only", where)
+        if self.prepare is not None and not callable(self.prepare):
+            raise TypeError(f"{where}: prepare must be None or a function (source, target, seed, steps) -> options, "
+                            f"got {_checks._got(self.prepare)}")
+        _checks.choice(self.target_data, "target_data", where, (UNSUPERVISED, FEW_LABELS, ORACLE, NONE))
 
     @property
     def sees(self) -> str:
@@ -182,26 +207,50 @@ OUTSIDE_THE_BENCHMARK: dict[str, str] = {
 }
 
 
-def check_names(names: list[str], known: dict | list, kind: str) -> None:
-    """A clear error listing the known names when some of ``names`` are unknown."""
+def check_names(names: list[str], known: dict | list, kind: str, where: str = "") -> None:
+    """A clear error listing the known names when ``names`` (a list of ``kind``) is empty or holds a name
+    that is unknown or given twice (each name is one run: twice would train and report it twice).
+    ``where``: the function whose argument it is, for the message."""
+    at = f"{where}: " if where else ""
+    if not isinstance(kind, str) or not kind:
+        raise TypeError(f"{at}kind must name what the names are (e.g. 'method'), got {_checks._got(kind)}")
+    kinds = f"{kind[:-1]}ies" if kind.endswith("y") else f"{kind}s"
+    if not isinstance(known, (dict, list, tuple)):
+        raise TypeError(f"{at}known must be the dict or list of known {kinds}, got {_checks._got(known)}")
+    if isinstance(names, (str, bytes)) or not isinstance(names, (list, tuple)):
+        raise TypeError(f"{at}{kinds} must be a list of names, got {_checks._got(names)}")
+    strange = [n for n in names if not isinstance(n, str)]
+    if strange:
+        raise TypeError(f"{at}{kinds} must be names (strings), got {strange[0]!r} among them")
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise KeyError(f"unknown {kind} {', '.join(map(repr, unknown))}; known {kind}s: {', '.join(known)}")
+        raise UnknownName(f"{at}unknown {kind} {', '.join(map(repr, unknown))}; known {kinds}: {', '.join(known)}")
     if not names:
-        raise ValueError(f"no {kind}s given; known {kind}s: {', '.join(known)}")
-
-
-def check_seeds(seeds) -> None:
-    """At least one seed, none twice: each seed is one run."""
-    if not len(seeds):
-        raise ValueError("no seeds given")
-    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
+        raise ValueError(f"{at}no {kinds} given; known {kinds}: {', '.join(known)}")
+    repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ValueError(f"seeds {repeated} are given more than once: each seed is one run")
+        raise ValueError(f"{at}{kinds} are given more than once: {repeated}")
+
+
+def check_seeds(seeds, where: str = "") -> list[int]:
+    """At least one seed, none twice (each seed is one run), each an integer in [0, 2³²); returns them as ints."""
+    at = f"{where}: " if where else ""
+    if isinstance(seeds, (str, bytes, dict, set, frozenset)) or not hasattr(seeds, "__len__") or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"{at}seeds must be a list of non-negative integers, got {_checks._got(seeds)}")
+    if not len(seeds):
+        raise ValueError(f"{at}no seeds given; seeds must be a list of non-negative integers, one per run")
+    seeds = [_seed(s, "seeds", where or "check_seeds") for s in seeds]
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ValueError(f"{at}seeds {repeated} are given more than once: each seed is one run")
+    return seeds
 
 
 def check_inputs(name: str, source: Domain) -> None:
     """A clear error when method ``name`` cannot run on the domain's inputs (an image-only method on vectors)."""
+    check_names([name], METHODS, "method", "check_inputs")
+    if not isinstance(source, Domain):
+        raise TypeError(f"check_inputs: source must be a Domain (e.g. load_pair(pair)[0]), got {_checks._got(source)}")
     if METHODS[name].images_only and len(source.input_shape) != 3:
         raise ValueError(f"{name} needs image domains (channels, height, width); {source.name!r} has inputs of shape {source.input_shape}")
     if METHODS[name].images_only and source.family == "office":
@@ -212,7 +261,13 @@ def check_inputs(name: str, source: Domain) -> None:
 def make_method(name: str, source: Domain, target: Domain, seed: int = 0, steps: int = 600) -> Method:
     """A fresh method ``name`` for the pair (``seed`` and ``steps``: what a method that trains before it
     adapts, SDT, trains its start with)."""
-    check_names([name], METHODS, "method")
+    where = "make_method"
+    check_names([name], METHODS, "method", where)
+    for role, domain in (("source", source), ("target", target)):
+        if not isinstance(domain, Domain):
+            raise TypeError(f"{where}: {role} must be a Domain (e.g. from load_pair), got {_checks._got(domain)}")
+    _seed(seed, "seed", where)
+    _checks.integer(steps, "steps", where)
     check_inputs(name, source)
     entry = METHODS[name]
     if entry.prepare is None:

@@ -36,17 +36,18 @@ import torch
 from filelock import FileLock
 from tqdm import tqdm
 
-from .. import files
+from .. import _checks, files
 from .._utils import seed_everything
-from ..data import Domain, load_pair
+from ..data import PAIRS, Domain, load_pair
 from ..data.cache import cache_dir
 from ..data.registry import data_code_digest
 from ..experiment import Runs
 from ..methods import Method
 from ..train import History, fit
 from .provenance import code_digest
-from .registry import METHODS, check_names, check_seeds
-from .run import cell_settings
+from ._args import flag, seed as _seed
+from .registry import ACTIVATIONS, METHODS, check_names, check_seeds
+from .run import _fit_options, cell_settings
 
 __all__ = ["recipe_runs", "run_key", "run_path", "stored_run"]
 
@@ -76,7 +77,10 @@ def run_key(name: str, pair: str, seed: int, changes: dict | None = None, device
             activation: str | None = None, settings: dict | None = None) -> dict:
     """Everything that decides a recipe's run: what its stored file is named by and checked against.
     ``settings``: ``fit``'s keyword arguments (default: the benchmark cell's, ``cell_settings(pair)``)."""
-    settings = cell_settings(pair) if settings is None else settings
+    where = "run_key"
+    _request(name, pair, seed, changes, activation, where)
+    _checks.device(device, "device", where)
+    settings = cell_settings(pair) if settings is None else _settings(settings, where)
     recipe_options = METHODS[name].options
     changes = {k: _plain(v) for k, v in sorted((changes or {}).items())
                if not (k in recipe_options and _plain(recipe_options[k]) == _plain(v))}  # the recipe's own value: no change
@@ -85,8 +89,38 @@ def run_key(name: str, pair: str, seed: int, changes: dict | None = None, device
             "torch": str(torch.__version__), "device": torch.device(device).type, "threads": torch.get_num_threads()}
 
 
+def _request(name: str, pair: str, seed: int | None, changes: dict | None, activation: str | None, where: str) -> None:
+    """What names a recipe's run (``seed``: None where the caller checks its seeds), checked before anything
+    loads or trains."""
+    check_names([name], METHODS, "method", where)
+    check_names([pair], PAIRS, "pair", where)
+    if seed is not None:
+        _seed(seed, "seed", where)
+    if changes is not None and (not isinstance(changes, dict) or not all(isinstance(k, str) for k in changes)):
+        raise TypeError(f"{where}: changes must be a dict of options by name (or None), got {_checks._got(changes)}")
+    if activation is not None:
+        _checks.choice(activation, "activation", where, ACTIVATIONS)
+
+
+def _settings(settings: dict, where: str) -> dict:
+    """``fit``'s keyword arguments for a stored run: its steps included; its seed, progress bar and distribution
+    are the run's own."""
+    _fit_options(settings, "settings", where)
+    if "steps" not in settings:
+        raise ValueError(f"{where}: settings must give fit's steps (e.g. cell_settings(pair)), got {sorted(settings)}")
+    taken = sorted({"seed", "progress_bar", "distributed"} & set(settings))
+    if taken:
+        raise ValueError(f"{where}: settings must not set {taken}: a stored run takes its seed and trains alone, silently")
+    return settings
+
+
 def run_path(key: dict) -> Path:
     """The file of a run: ``$TLBOOK_DATA/runs/<method>-<pair>-seed<seed>-<digest of the key>.pt``."""
+    if not isinstance(key, dict):
+        raise TypeError(f"run_path: key must be a run's key (the dict run_key returns), got {_checks._got(key)}")
+    missing = sorted({"method", "pair", "seed"} - set(key))
+    if missing:
+        raise ValueError(f"run_path: key must be a run's key (the dict run_key returns), got one without {missing}")
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     readable = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{key['method']}-{key['pair']}-seed{key['seed']}")
     return cache_dir() / "runs" / f"{readable}-{digest}.pt"
@@ -101,8 +135,14 @@ def recipe_runs(name: str, pair: str, seeds: Sequence[int] = (0, 1, 2), *, chang
     ``changes``: options that differ from the recipe (an ablation), e.g. ``{"layer": "bottleneck"}``;
     ``activation``: the bottleneck's, if not the entry's (CMD's ablation on a ReLU bottleneck).
     ``store=False`` trains every run here and stores nothing (a page that checks a training itself)."""
-    check_names([name], METHODS, "method")
-    check_seeds(seeds)
+    where = "recipe_runs"
+    seeds = check_seeds(seeds, where)
+    _request(name, pair, None, changes, activation, where)
+    if not isinstance(label, str):
+        raise TypeError(f"{where}: label must be a string (the runs' name in tables), got {_checks._got(label)}")
+    _checks.device(device, "device", where)
+    flag(store, "store", where)
+    flag(progress_bar, "progress_bar", where)
     if METHODS[name].prepare is not None:
         raise ValueError(f"{name} trains a network before it adapts; stored runs hold methods built from the recipe "
                          "alone: use run_cell")
@@ -121,6 +161,15 @@ def stored_run(name: str, pair: str, seed: int, *, settings: dict | None = None,
                store: bool = True) -> tuple[Method, History]:
     """One run of recipe ``name``: read from the store, or trained (seed, build, ``fit``) and stored. The
     benchmark's cells (``run_cell``) and the chapters' pages (``recipe_runs``) both come through here."""
+    where = "stored_run"
+    _request(name, pair, seed, changes, activation, where)
+    if settings is not None:
+        _settings(settings, where)
+    _checks.device(device, "device", where)
+    flag(store, "store", where)
+    if METHODS[name].prepare is not None:
+        raise ValueError(f"{where}: {name} trains a network before it adapts; stored runs hold methods built from the "
+                         "recipe alone: use run_cell")
     source, target = load_pair(pair, device=device)
     changes = dict(changes or {})
     key = run_key(name, pair, seed, changes, source.device, activation, settings)

@@ -15,13 +15,16 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .. import _checks
 from ..claims import paired
+from ..data import PAIRS
 from ..experiment import markdown_table, mean_std
 from ..methods import CDAN, DANN, DSN, AdaBN, Method, SourceOnly
 from ..nn import Classifier, small_digit_classifier
+from ._args import flag, path as _path, seed as _seed
 from .registry import check_names, check_seeds
 from .run import Cell, append_cells, make_cell, read_cells
-from .table import seed_accuracies
+from .table import _cells, seed_accuracies
 
 __all__ = ["STUDIES", "Config", "Study", "paired_gains", "run_study", "study_cell", "study_table"]
 
@@ -34,12 +37,37 @@ class Config:
     batch_size: int = 64
     baseline: str | None = None  # the configuration with the same network and no adaptation
 
+    def __post_init__(self) -> None:
+        if not callable(self.make):
+            raise TypeError(f"Config: make must be a function () -> Method (a fresh one per call), got {_checks._got(self.make)}")
+        _checks.integer(self.batch_size, "batch_size", "Config")
+        if self.baseline is not None and (not isinstance(self.baseline, str) or not self.baseline):
+            raise TypeError(f"Config: baseline must be the name of another configuration of the study (or None), "
+                            f"got {_checks._got(self.baseline)}")
+
 
 @dataclass(frozen=True)
 class Study:
+    """A pair, a number of steps, and named configurations, each baseline among them."""
+
     pair: str
     steps: int
     configs: dict[str, Config]
+
+    def __post_init__(self) -> None:
+        where = "Study"
+        check_names([self.pair], PAIRS, "pair", where)
+        _checks.integer(self.steps, "steps", where)
+        if not isinstance(self.configs, dict) or not self.configs:
+            raise TypeError(f"{where}: configs must be a non-empty dict of Configs by name, got {_checks._got(self.configs)}")
+        for name, config in self.configs.items():
+            if not isinstance(name, str) or not isinstance(config, Config):
+                raise TypeError(f"{where}: configs must map names to Configs, got {name!r}: {_checks._got(config)}")
+            if config.baseline is not None and config.baseline not in self.configs:
+                raise ValueError(f"{where}: configs[{name!r}] has the baseline {config.baseline!r}, not a configuration of the "
+                                 f"study ({', '.join(self.configs)})")
+            if config.baseline == name:
+                raise ValueError(f"{where}: configs[{name!r}] cannot be its own baseline")
 
 
 def _plain() -> Classifier:  # chapter 3's digit network: 16 and 32 channels, fc100-fc100
@@ -94,12 +122,15 @@ def run_study(name: str, seeds: Sequence[int], results: str | Path, configs: Seq
               device: torch.device | str = "cpu", progress_bar: bool = True) -> list[Cell]:
     """Train every (configuration, seed) of study ``name`` not yet in the CSV ``results``, appending
     each as it finishes (an interrupted study resumes). Returns the requested cells."""
-    check_names([name], STUDIES, "study")
+    where = "run_study"
+    check_names([name], STUDIES, "study", where)
     study = STUDIES[name]
-    configs = list(study.configs) if configs is None else list(configs)
-    check_names(configs, study.configs, f"configuration of study {name!r}")
-    check_seeds(seeds)
-    path = Path(results)
+    configs = list(study.configs) if configs is None else configs
+    check_names(configs, study.configs, "configuration", f"{where} (study {name!r})")
+    seeds = check_seeds(seeds, where)
+    _checks.device(device, "device", where)
+    path = _path(results, "results", where, suffix=".csv")
+    flag(progress_bar, "progress_bar", where)
 
     def same_recipe(cell: Cell) -> bool:  # a cell of other settings is trained anew, not reported
         config = study.configs.get(cell.method)
@@ -115,18 +146,29 @@ def run_study(name: str, seeds: Sequence[int], results: str | Path, configs: Seq
 
 def study_cell(name: str, config: str, seed: int, device: torch.device | str = "cpu") -> Cell:
     """Train one (configuration, seed) of study ``name``: what ``run_study`` stores for it."""
+    where = "study_cell"
+    check_names([name], STUDIES, "study", where)
     study = STUDIES[name]
+    check_names([config], study.configs, "configuration", f"{where} (study {name!r})")
+    _seed(seed, "seed", where)
+    _checks.device(device, "device", where)
     chosen = study.configs[config]
     return make_cell(config, lambda source, target: chosen.make(), study.pair, seed, study.steps, chosen.batch_size,
                       device, measure_pad=False)
 
 
 def paired_gains(cells: Sequence[Cell], study: str, config: str) -> tuple[list[int], np.ndarray]:
-    """Seeds and target-test gains of ``config`` over its baseline, paired by seed (fractions)."""
+    """Seeds and target-test gains of ``config`` over its baseline, paired by seed (fractions); each seed of
+    ``config`` needs its baseline's (one seed is enough: a table shows it, a claim needs two)."""
+    where = "paired_gains"
+    cells = _cells(cells, where)
+    check_names([study], STUDIES, "study", where)
     chosen = STUDIES[study]
+    check_names([config], chosen.configs, "configuration", f"{where} (study {study!r})")
     baseline = chosen.configs[config].baseline
     if baseline is None:
-        raise ValueError(f"{config!r} is a baseline in study {study!r}")
+        raise ValueError(f"{where}: config {config!r} is a baseline in study {study!r}; choose one of "
+                         f"{[c for c, v in chosen.configs.items() if v.baseline is not None]}")
     seeds, accuracy, base, _ = paired(seed_accuracies(cells, chosen.pair, config),
                                       seed_accuracies(cells, chosen.pair, baseline), min_seeds=1)
     return list(seeds), accuracy - base
@@ -135,10 +177,15 @@ def paired_gains(cells: Sequence[Cell], study: str, config: str) -> tuple[list[i
 def study_table(cells: Sequence[Cell], study: str, configs: Sequence[str] | None = None) -> str:
     """A Markdown table: target-test accuracy (mean ± std over seeds), and each configuration's gain
     over its baseline paired by seed, with every seed's gain."""
+    where = "study_table"
+    cells = _cells(cells, where)
+    check_names([study], STUDIES, "study", where)
     chosen = STUDIES[study]
+    if configs is not None:
+        check_names(configs, chosen.configs, "configuration", f"{where} (study {study!r})")
     header = ["configuration", "target test (%)", "source test (%)", "gain over its baseline (points)", "gain, seed by seed"]
     lines = []
-    for config in configs or chosen.configs:
+    for config in chosen.configs if configs is None else configs:
         _, accuracy = seed_accuracies(cells, chosen.pair, config)
         source = [c.source_test for c in sorted(cells, key=lambda c: c.seed) if (c.pair, c.method) == (chosen.pair, config)]
         gain, by_seed = "—", "—"

@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import csv
+import io
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from .. import _checks
 from ..claims import SeedValues
 from ..experiment import markdown_table, mean_std
+from ._args import UnknownName, flag, text
+from .provenance import _write_text
 from .registry import FEW_LABELS, METHODS, ORACLE
 from .run import Cell
 
@@ -35,24 +41,69 @@ class Row:
     seconds_per_step: float
     oracle: bool  # the method itself trains on target labels
 
+    def __post_init__(self) -> None:
+        where = "Row"
+        text(self.pair, "pair", where)
+        text(self.method, "method", where)
+        _checks.integer(self.seeds, "seeds", where)
+        for name in ("target_mean", "oracle_mean"):
+            _checks.number(getattr(self, name), name, where, low=0.0, high=1.0)
+        _checks.number(self.target_std, "target_std", where, low=0.0)
+        if self.gap_closed is not None:
+            _checks.number(self.gap_closed, "gap_closed", where)
+        if not (isinstance(self.pad_mean, float) and math.isnan(self.pad_mean)):  # nan: not measured
+            _checks.number(self.pad_mean, "pad_mean", where, low=0.0, high=2.0)
+        _checks.number(self.seconds_per_step, "seconds_per_step", where, low=0.0)
+        flag(self.oracle, "oracle", where)
+
+
+def _cells(cells: Sequence[Cell], where: str) -> list[Cell]:
+    """``cells`` must be a list of ``Cell`` with each (pair, method, seed) once: a cell read twice (two results
+    files joined) would count twice in a mean."""
+    if isinstance(cells, (str, bytes)) or not isinstance(cells, (list, tuple)):
+        raise TypeError(f"{where}: cells must be a list of Cells (read_cells, stored_cells), got {_checks._got(cells)}")
+    strange = next((c for c in cells if not isinstance(c, Cell)), None)
+    if strange is not None:
+        raise TypeError(f"{where}: cells must be a list of Cells, got {_checks._got(strange)} among them")
+    seen: set[tuple] = set()
+    for cell in cells:
+        key = (cell.pair, cell.method, cell.seed)
+        if key in seen:
+            raise ValueError(f"{where}: cells hold method {cell.method!r} on pair {cell.pair!r} with seed {cell.seed} twice; "
+                             "each (pair, method, seed) is one run")
+        seen.add(key)
+    return list(cells)
+
 
 def gap_closed(method: float, source_only: float, target_only: float) -> float:
-    r"""``(acc − acc_SO) / (acc_TO − acc_SO)``: 0 is no better than source only, 1 matches the oracle."""
+    r"""``(acc − acc_SO) / (acc_TO − acc_SO)``: 0 is no better than source only, 1 matches the oracle
+    (accuracies are fractions in [0, 1])."""
+    for name, value in (("method", method), ("source_only", source_only), ("target_only", target_only)):
+        _checks.number(value, name, "gap_closed", low=0.0, high=1.0)
     if target_only <= source_only:
-        raise ValueError(f"target-only ({target_only:.3f}) must beat source-only ({source_only:.3f}) for a gap to exist")
+        raise ValueError(f"gap_closed: target_only ({target_only:.3f}) must beat source_only ({source_only:.3f}) "
+                         "for a gap to exist")
     return (method - source_only) / (target_only - source_only)
 
 
 def seed_accuracies(cells: Sequence[Cell], pair: str, method: str) -> SeedValues:
     """The seeds of one (pair, method) in order, and their target-test accuracies: what a claim pairs."""
+    where = "seed_accuracies"
+    cells = _cells(cells, where)
+    text(pair, "pair", where)
+    text(method, "method", where)
     chosen = sorted((c for c in cells if (c.pair, c.method) == (pair, method)), key=lambda c: c.seed)
     if not chosen:
-        raise KeyError(f"no cells for method {method!r} on pair {pair!r}")
+        there = sorted({(c.pair, c.method) for c in cells})
+        raise UnknownName(f"{where}: no cells for method {method!r} on pair {pair!r}; the cells hold "
+                          f"{', '.join(f'{m} on {p}' for p, m in there[:20]) or 'nothing'}")
     return SeedValues([c.seed for c in chosen], np.array([c.target_test for c in chosen]))
 
 
 def summarise(cells: Sequence[Cell]) -> list[Row]:
-    """One row per (pair, method), in the order the cells first appear."""
+    """One row per (pair, method), in the order the cells first appear (none for no cells); the share of the
+    gap closed needs source-only and target-only on the pair, and is measured on their seeds' means."""
+    cells = _cells(cells, "summarise")
     groups: dict[tuple[str, str], list[Cell]] = {}
     for cell in cells:
         groups.setdefault((cell.pair, cell.method), []).append(cell)
@@ -72,6 +123,11 @@ def summarise(cells: Sequence[Cell]) -> list[Row]:
 
 def to_markdown(rows: Sequence[Row], cells: Sequence[Cell], oracle_column: bool = False) -> str:
     """A Markdown table; the oracle column (selection by target labels) only when asked, and labelled."""
+    where = "to_markdown"
+    if isinstance(rows, (str, bytes)) or not isinstance(rows, (list, tuple)) or not all(isinstance(r, Row) for r in rows):
+        raise TypeError(f"{where}: rows must be a list of Rows (from summarise), got {_checks._got(rows)}")
+    cells = _cells(cells, where)
+    flag(oracle_column, "oracle_column", where)
     header = ["pair", "method", "target test (%)", "gap closed", "proxy A-distance", "ms / step"]
     header += ["best target test during training (%), ORACLE selection"] if oracle_column else []
     lines = []
@@ -87,18 +143,28 @@ def to_markdown(rows: Sequence[Row], cells: Sequence[Cell], oracle_column: bool 
 
 
 def write_tables(cells: Sequence[Cell], directory: str | Path, oracle_column: bool = False) -> tuple[Path, Path]:
-    """``summary.csv`` and ``summary.md`` in ``directory``; returns their paths."""
+    """``summary.csv`` and ``summary.md`` in ``directory``; returns their paths. Both are made before either is
+    written, and each is written whole (to a temporary file, then renamed): a failure leaves the old ones."""
+    where = "write_tables"
+    rows = summarise(_cells(cells, where))
+    flag(oracle_column, "oracle_column", where)
+    if isinstance(directory, bytes) or not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"{where}: directory must be a folder (a str or pathlib.Path), got {_checks._got(directory)}")
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    rows = summarise(cells)
+    blocking = next((p for p in (directory, *directory.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ValueError(f"{where}: directory must be a folder, got {directory}, where {blocking} is a file")
     csv_path, md_path = directory / "summary.csv", directory / "summary.md"
-    with csv_path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        columns = ["pair", "method", "seeds", "target_mean", "target_std", "gap_closed", "pad_mean", "seconds_per_step", "oracle"]
-        writer.writerow(columns + (["oracle_best_target_mean"] if oracle_column else []))
-        for r in rows:
-            values = [r.pair, r.method, r.seeds, f"{r.target_mean:.4f}", f"{r.target_std:.4f}",
-                      "" if r.gap_closed is None else f"{r.gap_closed:.4f}", f"{r.pad_mean:.4f}", f"{r.seconds_per_step:.5f}", r.oracle]
-            writer.writerow(values + ([f"{r.oracle_mean:.4f}"] if oracle_column else []))
-    md_path.write_text(to_markdown(rows, cells, oracle_column) + "\n")
+    handle = io.StringIO()
+    writer = csv.writer(handle)  # csv's own line ends, as the file had
+    columns = ["pair", "method", "seeds", "target_mean", "target_std", "gap_closed", "pad_mean", "seconds_per_step", "oracle"]
+    writer.writerow(columns + (["oracle_best_target_mean"] if oracle_column else []))
+    for r in rows:
+        values = [r.pair, r.method, r.seeds, f"{r.target_mean:.4f}", f"{r.target_std:.4f}",
+                  "" if r.gap_closed is None else f"{r.gap_closed:.4f}", f"{r.pad_mean:.4f}", f"{r.seconds_per_step:.5f}", r.oracle]
+        writer.writerow(values + ([f"{r.oracle_mean:.4f}"] if oracle_column else []))
+    markdown = to_markdown(rows, list(cells), oracle_column) + "\n"
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_text(csv_path, handle.getvalue())
+    _write_text(md_path, markdown)
     return csv_path, md_path

@@ -13,8 +13,10 @@ import random
 import time
 from pathlib import Path
 
+from .. import _checks
 from .._code import PACKAGE
-from .provenance import MIXED, code_digest, provenance_path, read_provenance, stored_files
+from ._args import flag, folder, seed as _seed
+from .provenance import MIXED, _write_text, code_digest, provenance_path, read_provenance, stored_files
 from .run import Cell, read_cells, run_cell
 from .studies import STUDIES, study_cell
 
@@ -39,7 +41,12 @@ def sample_cells(n: int, seed: int, root: Path = PACKAGE) -> list[tuple[str, Cel
     """``n`` cheap stored cells as (file name, cell): a baseline of each study (so a re-stamp covers every file),
     the others of ``cells.csv``, each of another method while there are methods left (``n = 13 + the number of
     studies`` covers all 13 methods of the benchmark)."""
-    rng = random.Random(seed)
+    where = "sample_cells"
+    n = _checks.integer(n, "n", where)
+    rng = random.Random(_seed(seed, "seed", where))
+    unknown = [f.name for f in stored_files(root) if f.name != "cells.csv" and f.stem not in STUDIES]
+    if unknown:
+        raise ValueError(f"{where}: the stored results {unknown} are of no study (known: {', '.join(STUDIES)})")
     files = stored_files(root)
     benchmark = [("cells.csv", c) for f in files if f.name == "cells.csv" for c in read_cells(f) if c.seconds <= BENCHMARK_CHEAP_S]
     baselines = [[(f.name, c) for c in read_cells(f) if STUDIES[f.stem].configs[c.method].baseline is None]
@@ -60,6 +67,16 @@ def retrain(file: str, cell: Cell, root: Path = PACKAGE) -> Cell:
     number of threads the file was made with (the order of the sums, as far as one machine can repeat it)."""
     import torch
 
+    where = "retrain"
+    _stored_file(file, where)
+    if not isinstance(cell, Cell):
+        raise TypeError(f"{where}: cell must be a Cell (one of sample_cells), got {_checks._got(cell)}")
+    if file != "cells.csv":
+        study = STUDIES[Path(file).stem]
+        if cell.method not in study.configs or cell.pair != study.pair:
+            raise ValueError(f"{where}: cell {cell.method!r} on {cell.pair!r} is not a configuration of study {Path(file).stem!r}")
+    folder(root, "root", where, holding="benchmark/results")
+
     threads, before = (read_provenance(root / "benchmark" / "results" / file) or {}).get("threads"), torch.get_num_threads()
     if threads:
         torch.set_num_threads(int(threads))
@@ -71,9 +88,25 @@ def retrain(file: str, cell: Cell, root: Path = PACKAGE) -> Cell:
         torch.set_num_threads(before)
 
 
+def _stored_file(file: object, where: str) -> str:
+    """The name of a stored results file: ``cells.csv`` or ``<study>.csv``."""
+    known = ["cells.csv", *(f"{name}.csv" for name in STUDIES)]
+    _checks.choice(file, "file", where, known)
+    return file
+
+
 def compare(file: str, stored: Cell, retrained: Cell, tolerance: float = TOLERANCE) -> tuple[bool, str]:
     """Whether the re-trained target-test accuracy is within ``tolerance`` points of the stored one, and a line
     naming the cell with both values."""
+    where = "compare"
+    _stored_file(file, where)
+    for name, cell in (("stored", stored), ("retrained", retrained)):
+        if not isinstance(cell, Cell):
+            raise TypeError(f"{where}: {name} must be a Cell, got {_checks._got(cell)}")
+    if (stored.method, stored.pair, stored.seed) != (retrained.method, retrained.pair, retrained.seed):
+        raise ValueError(f"{where}: retrained must be the stored cell trained again, ({stored.method}, {stored.pair}, seed "
+                         f"{stored.seed}); got ({retrained.method}, {retrained.pair}, seed {retrained.seed})")
+    tolerance = _checks.number(tolerance, "tolerance", where, low=0.0)
     difference = 100 * (retrained.target_test - stored.target_test)
     ok = abs(difference) <= tolerance
     return ok, (f"{'ok  ' if ok else 'FAIL'} {file} {stored.method} {stored.pair} seed {stored.seed}: stored "
@@ -87,6 +120,17 @@ def restamp(comparisons: list[tuple[str, str]], command: str, root: Path = PACKA
     comparisons go in its ``verified`` field, the rest of the record stays."""
     import json
 
+    where = "restamp"
+    root = folder(root, "root", where, holding="benchmark/results")
+    if isinstance(comparisons, (str, bytes)) or not isinstance(comparisons, (list, tuple)) or not comparisons:
+        raise TypeError(f"{where}: comparisons must be a non-empty list of (file name, comparison line), got {_checks._got(comparisons)}")
+    for item in comparisons:
+        if not (isinstance(item, tuple) and len(item) == 2 and all(isinstance(v, str) for v in item)) or item[0] not in item[1]:
+            raise ValueError(f"{where}: comparisons must hold (file name, the line compare wrote for it), got {item!r}"[:300])
+        if not (root / "benchmark" / "results" / item[0]).is_file():
+            raise ValueError(f"{where}: comparisons name {item[0]!r}, not a stored results file of {root}")
+    if not isinstance(command, str) or not command.strip():
+        raise TypeError(f"{where}: command must be the verifying command (a non-empty str), got {_checks._got(command)}")
     digest = code_digest(root)
     for name in sorted({file for file, _ in comparisons}):
         csv = root / "benchmark" / "results" / name
@@ -97,7 +141,7 @@ def restamp(comparisons: list[tuple[str, str]], command: str, root: Path = PACKA
         mine = [line.split(name, 1)[1].strip() for file, line in comparisons if file == name]
         record.update(code_digest=digest, verified=f"re-stamped on {datetime.date.today().isoformat()} after re-training "
                       f"{len(mine)} sampled cells with this code ({command}): " + "; ".join(mine))
-        provenance_path(csv).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+        _write_text(provenance_path(csv), json.dumps(record, indent=2, ensure_ascii=False) + "\n")
         print(f"re-stamped {provenance_path(csv).name} with code digest {digest[:12]}")
 
 
@@ -108,6 +152,13 @@ def verify_stored(n: int, seed: int | None = None, tolerance: float = TOLERANCE,
     ``stamp``: when every cell agrees, record the current code's digest in the sampled files' provenance
     (``--restamp``, for a change of training code that should not move the numbers; a file none of whose cells
     was sampled stays stale). Nothing is stamped when a cell differs."""
+    where = "verify_stored"
+    n = _checks.integer(n, "n", where)
+    if seed is not None:
+        _seed(seed, "seed", where)
+    tolerance = _checks.number(tolerance, "tolerance", where, low=0.0)
+    flag(stamp, "stamp", where)
+    folder(root, "root", where, holding="benchmark/results")
     seed = int(datetime.date.today().strftime("%Y%m%d")) if seed is None else seed
     print(f"verifying {n} stored cells, sample seed {seed} (again: python -m tlbook.benchmark --verify-stored {n} "
           f"--verify-seed {seed})", flush=True)
