@@ -224,7 +224,7 @@ def test_l2sp_names_a_parameter_whose_shape_differs():
 
 def test_l2sp_names_a_parameter_the_model_lacks():
     penalty = L2SP(nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2)), alpha=0.1)
-    with pytest.raises(KeyError, match="lacks"):
+    with pytest.raises(ValueError, match="lacks"):
         penalty(nn.Sequential(nn.Linear(4, 3)))
 
 
@@ -246,7 +246,7 @@ def test_add_lora_and_bitfit_name_an_unknown_module_alike(freeze):
     model = nn.Sequential()
     model.add_module("body", nn.Linear(4, 3))
     model.add_module("head", nn.Linear(3, 2))
-    with pytest.raises(KeyError, match=r"no module named \['haed'\].*'head'"):
+    with pytest.raises(ValueError, match=r"no module named \['haed'\].*'head'"):
         freeze(model, keep=["haed"])
     with pytest.raises(TypeError, match=r"keep=\['head'\]"):
         freeze(model, keep="head")
@@ -279,13 +279,13 @@ def test_eszsl_fit_on_empty_inputs_says_so():
 
 @pytest.mark.parametrize("seed", [None, -1, 1.5, "0"])
 def test_load_domain_wants_a_non_negative_integer_seed(seed):
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+    with pytest.raises((TypeError, ValueError), match="seed must be an integer"):
         load_domain("synth", seed=seed, cache=False)
 
 
 @pytest.mark.parametrize("size, message", [(0, "between 8 and 64"), (7.5, "integer number of pixels"), (-16, "between 8 and 64")])
 def test_load_domain_rejects_an_image_size_it_would_ignore(size, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((TypeError, ValueError), match=message):
         load_domain("synth", image_size=size, cache=False)
 
 

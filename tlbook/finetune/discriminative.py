@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from torch import nn
 
-from .layers import named_layers
+from .. import _checks
+from .layers import _named_layers
 
 __all__ = ["discriminative_param_groups"]
 
 
 def discriminative_param_groups(model: nn.Module, lr: float, decay: float = 1 / 2.6) -> list[dict]:
     """One optimiser parameter group per layer with ``lr · decay^(L-1-l)``; frozen parameters are left out."""
-    if lr <= 0 or not 0 < decay <= 1:
-        raise ValueError(f"need lr > 0 and 0 < decay <= 1, got lr={lr}, decay={decay}")
-    layers = named_layers(model)
+    where = "discriminative_param_groups"
+    _checks.number(lr, "lr", where, low=0.0, low_open=True)
+    _checks.number(decay, "decay", where, low=0.0, high=1.0, low_open=True)
+    layers = _named_layers(model, "model", where)
     groups = []
     for index, (name, modules) in enumerate(layers):
         params = [p for m in modules for p in m.parameters() if p.requires_grad]

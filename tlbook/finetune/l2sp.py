@@ -19,6 +19,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .. import _checks
+from . import _args
+
 __all__ = ["L2SP", "weight_distance"]
 
 
@@ -34,14 +37,17 @@ class L2SP(nn.Module):
     def __init__(self, model: nn.Module, alpha: float, beta: float = 0.0, new: Sequence[str] = (),
                  reference: str = "pretrained"):
         super().__init__()
-        if alpha < 0 or beta < 0:
-            raise ValueError(f"alpha and beta must be non-negative, got {alpha}, {beta}")
-        if reference not in ("pretrained", "zero"):
-            raise ValueError(f"reference must be 'pretrained' or 'zero', got {reference!r}")
+        where = "L2SP"
+        _checks.module(model, "model", where)
+        _checks.number(alpha, "alpha", where, low=0.0)
+        _checks.number(beta, "beta", where, low=0.0)
+        _checks.choice(reference, "reference", where, ("pretrained", "zero"))
+        new = _args.names(new, "new", where)
         names = [n for n, p in model.named_parameters() if p.requires_grad]
         unknown = [prefix for prefix in new if not any(n.startswith(prefix) for n in names)]
         if unknown:
-            raise KeyError(f"no trainable parameter starts with {unknown}")
+            raise ValueError(f"{where}: new must hold prefixes of trainable parameter names; no trainable parameter "
+                             f"starts with {unknown} (they include {names[:6]})")
         self.alpha, self.beta, self.reference = alpha, beta, reference
         self.new = [n for n in names if any(n.startswith(prefix) for prefix in new)]
         self.transferred = [n for n in names if n not in self.new]
@@ -63,15 +69,16 @@ class L2SP(nn.Module):
         return self.transferred + self.new
 
     def forward(self, model: nn.Module) -> torch.Tensor:
-        params = dict(model.named_parameters())
+        params = dict(_checks.module(model, "model", "L2SP").named_parameters())
         missing = [n for n in self.transferred + self.new if n not in params]
         if missing:
-            raise KeyError(f"L2SP was built for a model with parameters {missing[:3]}, which this model lacks")
+            raise ValueError(f"L2SP: model lacks parameters {missing[:3]}, which L2SP was built for: build L2SP "
+                             "from this model")
         anchors = self.anchors
         for n, anchor in anchors.items():
             if params[n].shape != anchor.shape:
-                raise ValueError(f"parameter {n!r} has shape {tuple(params[n].shape)}, but L2SP's reference for it "
-                                 f"has shape {tuple(anchor.shape)}: build L2SP from this model")
+                raise ValueError(f"L2SP: the model's parameter {n!r} has shape {tuple(params[n].shape)}, but L2SP's "
+                                 f"reference for it has shape {tuple(anchor.shape)}: build L2SP from this model")
         zero = next(iter(params.values())).new_zeros(())
         pull = zero + sum(((params[n] - anchors[n].to(params[n].device) if anchors else params[n]) ** 2).sum()
                           for n in self.transferred)
@@ -81,12 +88,26 @@ class L2SP(nn.Module):
 
 def weight_distance(model: nn.Module, reference: nn.Module, prefixes: Sequence[str] | None = None) -> float:
     r""":math:`\lVert w - w^0 \rVert_2` over the parameters the two models share (optionally only names with ``prefixes``)."""
-    theirs = dict(reference.named_parameters())
+    where = "weight_distance"
+    mine = dict(_checks.module(model, "model", where).named_parameters())
+    theirs = dict(_checks.module(reference, "reference", where).named_parameters())
+    shared = [name for name in mine if name in theirs]
+    if not shared:
+        raise ValueError(f"{where}: model and reference share no parameter name (the model's include "
+                         f"{list(mine)[:3]}, the reference's {list(theirs)[:3]}): compare a model with a copy of itself")
+    if prefixes is not None:
+        prefixes = _args.names(prefixes, "prefixes", where)
+        if not prefixes:
+            raise ValueError(f"{where}: prefixes must hold at least one prefix (None: every shared parameter), got []")
+        unknown = [x for x in prefixes if not any(name.startswith(x) for name in shared)]
+        if unknown:
+            raise ValueError(f"{where}: prefixes {unknown} start no parameter name the two models share "
+                             f"(they include {shared[:6]})")
     total = 0.0
-    for name, p in model.named_parameters():
+    for name, p in mine.items():
         if name in theirs and (prefixes is None or any(name.startswith(x) for x in prefixes)):
             if p.shape != theirs[name].shape:
-                raise ValueError(f"parameter {name!r} has shape {tuple(p.shape)} in the model and "
+                raise ValueError(f"{where}: parameter {name!r} has shape {tuple(p.shape)} in the model and "
                                  f"{tuple(theirs[name].shape)} in the reference: they are not the same architecture")
             total += float(((p.detach() - theirs[name].detach().to(p.device)) ** 2).sum())
     return total ** 0.5

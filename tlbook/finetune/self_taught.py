@@ -19,14 +19,40 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import _checks
 from .._utils import SeededNoise, seed_everything
 from ..data import Domain
 from ..methods.base import Batch, Method
 from ..nn import DigitCNN
 from ..train import fit
+from . import _args
 from .pretrained import cached_model
 
 __all__ = ["ConvAutoencoder", "Denoising", "pretrain_autoencoder"]
+
+
+def _check_encoder(encoder: object, where: str) -> list[nn.Conv2d]:
+    """A ``DigitCNN`` of two convolutions whose feature map the decoder (two ×2 upsamplings) brings back to
+    the image size: the side of its map times 4 must be its ``image_size``. Returns its convolutions."""
+    if not isinstance(encoder, DigitCNN):
+        raise TypeError(f"{where}: encoder must be a tlbook.nn.DigitCNN, got {_checks._got(encoder)}")
+    convs = [m for m in encoder.modules() if isinstance(m, nn.Conv2d)]
+    if len(convs) != 2:
+        raise ValueError(f"{where}: encoder must be a DigitCNN of two convolutions (widths of length 2), got {len(convs)}")
+    side = (encoder.out_features / convs[-1].out_channels) ** 0.5
+    if 4 * side != encoder.image_size:
+        raise ValueError(f"{where}: encoder must map its {encoder.image_size}×{encoder.image_size} images to a "
+                         f"{encoder.image_size / 4:g}×{encoder.image_size / 4:g} map (the decoder upsamples it twice "
+                         f"by 2), got {side:g}×{side:g}: use padding=2 and an image size divisible by 4")
+    return convs
+
+
+def _check_noise(noise: object, where: str) -> float:
+    """The noise's standard deviation, relative to pixels in [0, 1]: in [0, 1) (1 or more drowns the image)."""
+    _checks.number(noise, "noise", where, low=0.0, high=1.0)
+    if noise == 1:
+        raise ValueError(f"{where}: noise must lie in [0, 1) (a standard deviation for pixels in [0, 1]), got 1")
+    return noise
 
 
 class ConvAutoencoder(nn.Module):
@@ -34,9 +60,7 @@ class ConvAutoencoder(nn.Module):
 
     def __init__(self, encoder: DigitCNN):
         super().__init__()
-        convs = [m for m in encoder.modules() if isinstance(m, nn.Conv2d)]
-        if not isinstance(encoder, DigitCNN) or len(convs) != 2:
-            raise ValueError("ConvAutoencoder expects a tlbook.nn.DigitCNN encoder")
+        convs = _check_encoder(encoder, "ConvAutoencoder")
         channels = convs[-1].out_channels
         self.side = int(round((encoder.out_features / channels) ** 0.5))
         self.encoder, self.channels = encoder, channels
@@ -57,9 +81,10 @@ class Denoising(Method):
     uses_source_labels = False
 
     def __init__(self, autoencoder: ConvAutoencoder, noise: float = 0.3, seed: int = 0):
+        _checks.module(autoencoder, "autoencoder", "Denoising")
+        _check_noise(noise, "Denoising")
+        _checks.integer(seed, "seed", "Denoising", minimum=None)
         super().__init__(autoencoder)
-        if noise < 0:
-            raise ValueError(f"noise must be non-negative, got {noise}")
         self.noise_level, self.noise = noise, SeededNoise(seed)
 
     def loss(self, source: Batch, target: Batch, progress: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -72,8 +97,18 @@ def pretrain_autoencoder(images: torch.Tensor, encoder: DigitCNN, tag: str, *, s
                          batch_size: int = 64, lr: float = 1e-3, noise: float = 0.3, seed: int = 0,
                          cache: bool = True, progress_bar: bool = True) -> ConvAutoencoder:
     """Train a denoising ``ConvAutoencoder`` around ``encoder`` on ``images`` (no labels); cached by ``tag``."""
-    if images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"expected a non-empty batch of images (N, C, H, W), got {tuple(images.shape)}")
+    where = "pretrain_autoencoder"
+    _checks.tensor(images, "images", where, ndim=4, min_rows=1, what="a batch of images (N, C, H, W)")
+    _check_encoder(encoder, where)
+    expected = (encoder.in_channels, encoder.image_size, encoder.image_size)
+    if tuple(images.shape[1:]) != expected:
+        raise ValueError(f"{where}: images must be of shape (N, {', '.join(map(str, expected))}), as the encoder "
+                         f"reads, got {tuple(images.shape)}")
+    _args.file_part(tag, "tag", where)
+    _args.training(where, steps, batch_size, lr, seed)
+    _check_noise(noise, where)
+    _args.flag(cache, "cache", where)
+    _args.flag(progress_bar, "progress_bar", where)
     seed_everything(seed)
     model = ConvAutoencoder(encoder).to(images.device)
 
