@@ -15,7 +15,7 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["choice", "integer", "labels", "number", "same_rows", "tensor"]
+__all__ = ["choice", "device", "integer", "labels", "module", "number", "same_rows", "schedule", "tensor"]
 
 
 def _got(value: object) -> str:

@@ -103,23 +103,7 @@ def _path(path: object, where: str) -> Path:
 
 def _map_location(device: object) -> torch.device | None:
     """``load``'s device, checked before reading, so a wrong device is never blamed on the file."""
-    if device is None:
-        return None
-    if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"load: map_location must be a device (a str or torch.device), got {_checks._got(device)}")
-    try:
-        device = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"load: map_location must be a device such as 'cpu' or 'cuda:0', got {device!r}") from None
-    if device.type == "meta":
-        raise ValueError("load: map_location must be a device that holds data, got 'meta'")
-    if device.type != "cpu":
-        try:
-            torch.empty(0, device=device)  # a GPU this machine lacks, or a torch built without it
-        except Exception:
-            raise ValueError(f"load: map_location {str(device)!r} does not exist here "
-                             f"({torch.cuda.device_count()} CUDA device(s)); use 'cpu' or one that does") from None
-    return device
+    return None if device is None else _checks.device(device, "map_location", "load")
 
 
 def save(content: Any, path: str | Path, kind: str) -> None:

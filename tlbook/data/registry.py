@@ -144,22 +144,6 @@ def _spec(name: str, where: str = "load_domain", pair: str | None = None) -> _Sp
     return DOMAINS[name]
 
 
-def _device(device: object, where: str) -> torch.device:
-    """``device`` as a ``torch.device`` that exists here, checked before anything is generated or loaded."""
-    try:
-        parsed = torch.device(device)
-    except (TypeError, RuntimeError, ValueError):
-        kind = ValueError if isinstance(device, str) else TypeError
-        raise kind(f"{where}: device must name a device such as 'cpu' or 'cuda', got {device!r}") from None
-    if parsed.type == "cuda" and (not torch.cuda.is_available() or (parsed.index or 0) >= torch.cuda.device_count()):
-        raise ValueError(f"{where}: device {str(parsed)!r} is not available here "
-                         f"({torch.cuda.device_count()} CUDA device(s) found)")
-    mps = getattr(torch.backends, "mps", None)
-    if parsed.type == "mps" and not (mps is not None and mps.is_available()):
-        raise ValueError(f"{where}: device 'mps' is not available here")
-    return parsed
-
-
 def _quantise(x: torch.Tensor) -> torch.Tensor:
     return (x.clamp(0, 1) * 255).round().to(torch.uint8)
 
@@ -230,7 +214,7 @@ def load_domain(
     size = image_size if image_size is not None else (spec.default_size or 0)
     if spec.default_size is not None and not 8 <= size <= spec.max_size:
         raise ValueError(f"load_domain: image_size must be between 8 and {spec.max_size} pixels for {name!r}, got {size}")
-    _device(device, "load_domain")
+    _checks.device(device, "device", "load_domain")
     if not isinstance(cache, bool):
         raise TypeError(f"load_domain: cache must be True or False, got {cache!r}")
     t = _load_tensors(name, spec, size, seed, cache)

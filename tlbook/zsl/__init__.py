@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .. import _checks
 from .dap import DAP
-from .data import ZeroShotData, _device, most_distinct_classes, split_by_class
+from .data import ZeroShotData, most_distinct_classes, split_by_class
 from .digits import DIGIT_GLYPHS, digit_strokes, semantic_attributes, stroke_map
 from .eszsl import eszsl_accuracy, eszsl_fit, eszsl_scores
 from .metrics import (GeneralisedResult, choose_calibration, class_scores, generalised, generalised_scores,
@@ -28,7 +28,7 @@ def load_zero_shot(name: str, device: str | None = None) -> ZeroShotData:
     if not isinstance(name, str):
         raise TypeError(f"load_zero_shot: name must be a dataset name, one of {sorted(DATASETS)}, got {_checks._got(name)}")
     if device is not None:
-        device = _device(device, "device", "load_zero_shot")  # before the data are built
+        device = _checks.device(device, "device", "load_zero_shot")  # before the data are built
     if name not in DATASETS:
         raise KeyError(f"unknown zero-shot dataset {name!r}; known: {sorted(DATASETS)}")
     data = DATASETS[name]()

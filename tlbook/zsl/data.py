@@ -86,7 +86,7 @@ class ZeroShotData:
 
     def to(self, device: torch.device | str) -> "ZeroShotData":
         """The same problem with every tensor on ``device``."""
-        device = _device(device, "device", "ZeroShotData.to")
+        device = _checks.device(device, "device", "ZeroShotData.to")
         moved = {k: v.to(device) for k, v in vars(self).items() if isinstance(v, torch.Tensor)}
         return replace(self, **moved)
 
@@ -257,18 +257,6 @@ def _check_classes(where: str, attributes, seen, unseen, class_names, attribute_
         raise ValueError(f"{where}: validation_unseen must name distinct seen classes and leave at least one seen, "
                          f"got {held_out[:20]} for seen classes {seen.tolist()[:20]}")
     return num_classes
-
-
-def _device(value: object, name: str, where: str) -> torch.device:
-    """A device this machine has: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, a ``torch.device``..."""
-    if isinstance(value, bool) or not isinstance(value, (str, torch.device, int)):
-        raise TypeError(f"{where}: {name} must be a device name such as 'cpu' or 'cuda', got {_checks._got(value)}")
-    try:
-        device = torch.device(value)
-        torch.empty(0, device=device)
-    except (RuntimeError, AssertionError, NotImplementedError) as error:  # unknown, or not on this build or machine
-        raise ValueError(f"{where}: {name} must be a device this machine has, got {value!r} ({error})") from None
-    return device
 
 
 def _problem(value: object, name: str, where: str) -> "ZeroShotData":
