@@ -48,8 +48,8 @@ A_FILE = TMP / "notes.txt"
 A_FILE.write_text("mine")
 SOURCE, TARGET = load_pair(PAIR)
 TINY = studies.Study(PAIR, 2, {
-    "plain": studies.Config(lambda: SourceOnly(toy_classifier())),
-    "dann": studies.Config(lambda: DANN(toy_classifier(), hidden=(8,)), batch_size=16, baseline="plain"),
+    "plain": studies.Config(lambda source: SourceOnly(toy_classifier())),
+    "dann": studies.Config(lambda source: DANN(toy_classifier(), hidden=(8,)), batch_size=16, baseline="plain"),
 })
 
 
@@ -307,8 +307,8 @@ SPECS: dict[str, Spec] = {
                                          target_only=0.5 + 0.5 * float(s.rand(1))),
         {"method": "accuracy_all", "source_only": "accuracy", "target_only": "top_accuracy"}, examples=2),
     "benchmark.table.seed_accuracies": Spec(
-        table.seed_accuracies, lambda s: dict(cells=_cells(s), pair="p", method="dan"),
-        {"cells": "cells_all", "pair": "lookup", "method": "lookup"}, examples=2),
+        table.seed_accuracies, lambda s: dict(cells=_cells(s), pair="p", method="dan", eval_set="source test"),
+        {"cells": "cells_all", "pair": "lookup", "method": "lookup", "eval_set": "choice"}, examples=2),
     "benchmark.table.summarise": Spec(
         table.summarise, lambda s: dict(cells=_cells(s)), {"cells": "cells_all"}, legal=("no cells",), examples=2),
     "benchmark.table.to_markdown": Spec(

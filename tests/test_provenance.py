@@ -44,7 +44,7 @@ def test_stale_results_name_the_file_and_its_refresh_command(package):
     assert stale_results(package) == []  # the unchanged code made them
     _edit(package / "methods" / "adversarial.py")  # a method's code changes
     messages = stale_results(package)
-    assert len(messages) == len(stored_files(package)) == len(REFRESH) == 3
+    assert len(messages) == len(stored_files(package)) == len(REFRESH) == 4
     for message, csv in zip(messages, stored_files(package)):
         assert f"tlbook/benchmark/results/{csv.name}" in message and REFRESH[csv.name] in message
 
@@ -88,11 +88,11 @@ def test_a_sample_is_cheap_and_has_a_study_cell_and_distinct_methods():
     chosen = verify.sample_cells(5, seed=7)
     assert keys(chosen) == keys(verify.sample_cells(5, seed=7)) and len(chosen) == 5
     files = [file for file, _ in chosen]
-    assert files.count("cells.csv") == 3 and files[-2:] == ["adaptation-2000.csv", "conditional-2000.csv"]
-    assert len({c.method for _, c in chosen[:3]}) == 3 and all(c.seconds <= verify.BENCHMARK_CHEAP_S for _, c in chosen[:3])
+    assert files.count("cells.csv") == 2 and files[-3:] == ["adaptation-2000.csv", "conditional-2000.csv", "discrepancy-600.csv"]
+    assert len({c.method for _, c in chosen[:2]}) == 2 and all(c.seconds <= verify.BENCHMARK_CHEAP_S for _, c in chosen[:2])
     methods = {c.method for c in read_cells(PACKAGE / "benchmark" / "results" / "cells.csv")}
-    every = {c.method for _, c in verify.sample_cells(len(methods) + 2, seed=1)[:len(methods)]}
-    assert every == methods  # two more cells than there are methods: a cell of each, and each study's
+    every = {c.method for _, c in verify.sample_cells(len(methods) + 3, seed=1)[:len(methods)]}
+    assert every == methods  # three more cells than there are methods: a cell of each, and each study's
 
 
 def test_verification_fails_when_a_retrained_cell_moved(monkeypatch, capsys):
@@ -106,12 +106,12 @@ def test_verification_fails_when_a_retrained_cell_moved(monkeypatch, capsys):
 
 def test_restamp_after_an_agreeing_sample_makes_the_sampled_files_current(package, monkeypatch):
     _edit(package / "train.py")  # a change of training code that (here) moves no number
-    assert len(stale_results(package)) == 3
+    assert len(stale_results(package)) == 4
     monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: _cell(cell.method, cell.target_test + 0.10, cell.pair, cell.seed))
-    assert verify.verify_stored(3, seed=1, stamp=True, root=package) == 1
-    assert len(stale_results(package)) == 3  # a failing sample stamps nothing
+    assert verify.verify_stored(4, seed=1, stamp=True, root=package) == 1
+    assert len(stale_results(package)) == 4  # a failing sample stamps nothing
     monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: cell)
-    assert verify.verify_stored(3, seed=1, stamp=True, root=package) == 0
+    assert verify.verify_stored(4, seed=1, stamp=True, root=package) == 0
     assert stale_results(package) == []  # the sample covers cells.csv and each study
     record = read_provenance(package / "benchmark" / "results" / "cells.csv")
     assert record["code_digest"] == code_digest(package) and "re-stamped" in record["verified"]
@@ -131,5 +131,5 @@ def test_restamp_never_clears_a_mixed_file(package, monkeypatch):
     record = read_provenance(cells)
     provenance_path(cells).write_text(json.dumps({**record, "code_digest": MIXED}))
     monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: cell)
-    assert verify.verify_stored(3, seed=1, stamp=True, root=package) == 0
+    assert verify.verify_stored(4, seed=1, stamp=True, root=package) == 0
     assert read_provenance(cells)["code_digest"] == MIXED

@@ -37,9 +37,11 @@ def test_an_image_only_method_on_a_toy_pair_fails_before_anything_trains(tmp_pat
 
 
 def test_the_stored_study_holds_every_configuration_and_seed_of_its_definition():
+    seeds = {"adaptation-2000": range(5), "conditional-2000": range(5), "discrepancy-600": range(3)}  # REFRESH's --seeds
+    assert set(seeds) == set(STUDIES)
     for name, study in STUDIES.items():
         cells = stored_cells(name)
-        assert {(c.method, c.seed) for c in cells} == {(k, s) for k in study.configs for s in range(5)}
+        assert {(c.method, c.seed) for c in cells} == {(k, s) for k in study.configs for s in seeds[name]}
         for cell in cells:
             assert (cell.pair, cell.steps, cell.batch_size) == (study.pair, study.steps, study.configs[cell.method].batch_size)
             assert 0.0 <= cell.target_test <= cell.oracle_best_target <= 1.0 and math.isnan(cell.pad)
@@ -60,8 +62,8 @@ def test_paired_gains_pair_each_configuration_with_its_baseline_by_seed():
 @pytest.fixture
 def tiny_study(monkeypatch):
     study = studies.Study("moons->moons-rotated", 4, {
-        "plain": studies.Config(lambda: SourceOnly(toy_classifier())),
-        "dann": studies.Config(lambda: DANN(toy_classifier(), hidden=(8,)), batch_size=16, baseline="plain"),
+        "plain": studies.Config(lambda source: SourceOnly(toy_classifier())),
+        "dann": studies.Config(lambda source: DANN(toy_classifier(), hidden=(8,)), batch_size=16, baseline="plain"),
     })
     monkeypatch.setitem(studies.STUDIES, "tiny", study)
     return study
@@ -102,14 +104,14 @@ def test_the_command_trains_a_study(tiny_study, tmp_path, capsys):
     assert main(["--study", "tiny", "--methods", "nope", "--out", str(tmp_path)]) == 2
 
 
-@pytest.mark.parametrize("config", list(STUDIES["adaptation-2000"].configs))
-def test_every_configuration_of_the_stored_study_trains_a_step(config):
+@pytest.mark.parametrize("name, config", [(n, c) for n, study in STUDIES.items() for c in study.configs])
+def test_every_configuration_of_the_stored_studies_trains_a_step(name, config):
     from tlbook.data import load_pair
     from tlbook.train import fit
 
-    study = STUDIES["adaptation-2000"]
+    study = STUDIES[name]
     source, target = load_pair(study.pair)
-    method = study.configs[config].make()
+    method = study.configs[config].make(source)
     history = fit(method, source, target, steps=2, batch_size=8, optimizer="adam", lr=1e-3, progress_bar=False, eval_sets={})
     assert history.steps and all(math.isfinite(v[-1]) for v in history.terms.values())
     baseline = study.configs[config].baseline
@@ -123,7 +125,7 @@ def test_every_method_class_is_built_by_the_benchmark_or_a_study_or_says_why_not
 
     source, target = load_pair("synth->handwritten")
     built = {type(make_method(name, source, target, steps=1)) for name in METHODS}
-    built |= {type(config.make()) for study in STUDIES.values() for config in study.configs.values()}
+    built |= {type(config.make(source)) for study in STUDIES.values() for config in study.configs.values()}
     missing = sorted(c.__name__ for c in method_classes() if c not in built and c.__name__ not in OUTSIDE_THE_BENCHMARK)
     assert not missing, (f"Method classes neither the benchmark (tlbook/benchmark/registry.py) nor a study builds: {missing}; "
                          "register them, or say in OUTSIDE_THE_BENCHMARK why they are not benchmarked")
@@ -145,3 +147,29 @@ def test_every_registered_method_keeps_the_loss_contract(name):
     total, terms = method.loss((source.x_train[:8], source.y_train[:8]), (target.x_train[:8], labels), 0.5)
     assert total.ndim == 0 and torch.isfinite(total) and total.requires_grad
     assert terms and all(t.ndim == 0 and not t.requires_grad for t in terms.values())
+
+
+def test_a_configuration_stored_in_a_study_and_the_benchmark_has_one_number():
+    """Chapter 2's study holds the benchmark's recipes too (``ddc`` on synth->handwritten at 600 steps): the two
+    files must agree to the digit, or the book prints two numbers for one configuration."""
+    from tlbook.benchmark import stored_cells
+
+    benchmark = {(c.method, c.pair, c.steps, c.batch_size, c.seed): c for c in stored_cells()}
+    shared = []
+    for name in STUDIES:
+        for cell in stored_cells(name):
+            twin = benchmark.get((cell.method, cell.pair, cell.steps, cell.batch_size, cell.seed))
+            if twin is not None:
+                shared.append(cell.method)
+                assert (cell.target_test, cell.source_test, cell.target_curve) == (twin.target_test, twin.source_test,
+                                                                                   twin.target_curve), (name, cell)
+    assert sorted(set(shared)) == ["cmd", "dan", "ddc", "deep-coral", "source-only"] and len(shared) == 15
+
+
+def test_a_study_that_measures_scores_stores_them_for_every_cell():
+    from tlbook.benchmark import stored_cells
+    from tlbook.selection import SCORES
+
+    for name, study in STUDIES.items():
+        measured = {tuple(c.label_free_scores()) for c in stored_cells(name)}
+        assert measured == ({tuple(SCORES)} if study.scores else {()}), name

@@ -28,7 +28,7 @@ __all__ = ["MIXED", "PRESENTATION", "REFRESH", "code_digest", "command_line", "p
 PRESENTATION = (
     "__init__.py", "_code.py", "assignments.py", "claims.py", "experiment.py", "plot.py",  # re-exports, presentation
     "check", "zsl", "losses/zsl.py",  # students' checkers; zero-shot learning (chapter 5)
-    "label_shift.py", "selection.py",  # estimates and scores computed after training, on trained models
+    "label_shift.py",  # estimates computed after training, on trained models (selection.py's scores are stored)
     "finetune",  # fine-tuning (chapter 1): SDT pre-trains with SourceOnly and fit, not with it
     "nn/sequence.py", "data/sequences.py", "data/toy.py", "data/office.py", "data/benchmarks.py",  # no stored cell's domains
     "benchmark/__init__.py", "benchmark/__main__.py", "benchmark/profile.py", "benchmark/provenance.py",
@@ -41,6 +41,8 @@ REFRESH = {
     "cells.csv": "rm -f tlbook/benchmark/results/cells.csv && OMP_NUM_THREADS=1 python -m tlbook.benchmark --out tlbook/benchmark/results --oracle",
     "adaptation-2000.csv": "rm -f tlbook/benchmark/results/adaptation-2000.csv && OMP_NUM_THREADS=1 python -m "
                            "tlbook.benchmark --study adaptation-2000 --seeds 0 1 2 3 4 --out tlbook/benchmark/results",
+    "discrepancy-600.csv": "rm -f tlbook/benchmark/results/discrepancy-600.csv && OMP_NUM_THREADS=1 python -m "
+                           "tlbook.benchmark --study discrepancy-600 --seeds 0 1 2 --out tlbook/benchmark/results",
     "conditional-2000.csv": "rm -f tlbook/benchmark/results/conditional-2000.csv && OMP_NUM_THREADS=1 python -m "
                             "tlbook.benchmark --study conditional-2000 --seeds 0 1 2 3 4 --out tlbook/benchmark/results",
 }

@@ -23,6 +23,7 @@ from ..data import PAIRS, Domain, load_pair
 from ..data.office import OFFICE_DOMAINS
 from ..methods import Method
 from ..metrics import extract, proxy_a_distance
+from ..selection import label_free_scores
 from ..train import fit
 from ._args import flag, path as _path, seed as _seed, text
 from .registry import METHODS, TRAINING, check_inputs, check_names, check_seeds, make_method
@@ -49,6 +50,7 @@ RECIPES: dict[str, dict] = {
 
 
 _CURVE = re.compile(r"(\d+:\d+(\.\d+)?( \d+:\d+(\.\d+)?)*)?")
+_SCORES = re.compile(r"([A-Za-z][A-Za-z ]*=-?\d+(\.\d+)?(e[-+]?\d+)?(;[A-Za-z][A-Za-z ]*=-?\d+(\.\d+)?(e[-+]?\d+)?)*)?")
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Cell:
     device: str
     batch_size: int = 64  # files written before this column existed used each pair's recipe, 64 for every pair
     target_curve: str = ""  # "step:accuracy ..." of the ten target-test evaluations, to draw (never to select); "" in older files
+    scores: str = ""  # "name=value;..." of tlbook.selection's label-free scores of the last step's model ("": not measured)
 
     def __post_init__(self) -> None:  # a cell is a row of a results file: a wrong one would be stored and reported
         where = "Cell"
@@ -83,11 +86,18 @@ class Cell:
         if not isinstance(self.target_curve, str) or not _CURVE.fullmatch(self.target_curve):
             raise ValueError(f"{where}: target_curve must be \"step:accuracy\" pairs separated by spaces (or \"\"), "
                              f"got {self.target_curve!r}"[:200])
+        if not isinstance(self.scores, str) or not _SCORES.fullmatch(self.scores):
+            raise ValueError(f"{where}: scores must be \"name=value\" pairs separated by ';' (or \"\"), got {self.scores!r}"[:200])
 
     def curve(self) -> tuple[list[int], list[float]]:
         """The steps and target-test accuracies of ``target_curve`` (two empty lists where it was not stored)."""
         points = [point.split(":") for point in self.target_curve.split()]
         return [int(step) for step, _ in points], [float(value) for _, value in points]
+
+    def label_free_scores(self) -> dict[str, float]:
+        """``scores`` by name (an empty dict where they were not measured)."""
+        pairs = [item.split("=") for item in self.scores.split(";") if item]
+        return {name: float(value) for name, value in pairs}
 
 
 def _recipe(pair: str, steps: int | None, batch_size: int | None, where: str = "cell_settings") -> dict:
@@ -167,10 +177,10 @@ def stored_cells(study: str | None = None) -> list[Cell]:
 
 
 def _columns(header: list[str], where: str, *, exact: bool = False) -> None:
-    """A results file's header: the columns of ``Cell`` (the two added last may be missing from older files
+    """A results file's header: the columns of ``Cell`` (the three added last may be missing from older files
     when reading; ``exact``: all of them, in order, to append)."""
     names = [f.name for f in fields(Cell)]
-    optional = {"batch_size", "target_curve"}
+    optional = {"batch_size", "target_curve", "scores"}
     twice = sorted({c for c in header if header.count(c) > 1})
     extra = [c for c in header if c not in names]
     missing = [c for c in names if c not in header and (exact or c not in optional)]
@@ -294,11 +304,12 @@ def run_cell(method_name: str, pair: str, seed: int, steps: int | None = None, b
 
 def make_cell(name: str, build: Callable[[Domain, Domain], Method], pair: str, seed: int, steps: int, batch_size: int,
                device: torch.device | str = "cpu", amp: bool = False, measure_pad: bool = True,
-               training: dict | None = None) -> Cell:
+               training: dict | None = None, measure_scores: bool = False) -> Cell:
     """Seed, ``build(source, target)``, train with the benchmark's optimiser, and measure: how a study's cell
     and a cell of a method that trains before it adapts (SDT) are made; ``run_cell`` makes the others
     through the stored runs. The time includes building (SDT pre-trains there).
-    ``training``: the optimiser settings (default ``TRAINING``)."""
+    ``training``: the optimiser settings (default ``TRAINING``); ``measure_scores``: store the trained model's
+    label-free scores (``tlbook.selection.label_free_scores``, chapter 7's model selection)."""
     where = "make_cell"
     text(name, "name", where)
     if not callable(build):
@@ -310,6 +321,7 @@ def make_cell(name: str, build: Callable[[Domain, Domain], Method], pair: str, s
     _checks.device(device, "device", where)
     flag(amp, "amp", where)
     flag(measure_pad, "measure_pad", where)
+    flag(measure_scores, "measure_scores", where)
     if training is not None:
         _fit_options(training, "training", where)
         taken = set(training) & {"steps", "batch_size", "seed", "progress_bar", "eval_every", "amp"}
@@ -323,20 +335,25 @@ def make_cell(name: str, build: Callable[[Domain, Domain], Method], pair: str, s
         history = fit(method, source, target, steps=steps, batch_size=batch_size, seed=seed, progress_bar=False,
                       eval_every=max(1, steps // 10), amp=amp, **(training or TRAINING))
     return _measure(name, method, history, pair, seed, steps, batch_size, time.perf_counter() - start, device,
-                    measure_pad)
+                    measure_pad, measure_scores)
 
 
 def _measure(name: str, method: Method, history, pair: str, seed: int, steps: int, batch_size: int, seconds: float,
-             device: torch.device | str, measure_pad: bool = True) -> Cell:
-    """A trained method's cell: last-step accuracies, the oracle's best, and the proxy A-distance of its features."""
+             device: torch.device | str, measure_pad: bool = True, measure_scores: bool = False) -> Cell:
+    """A trained method's cell: last-step accuracies, the oracle's best, the proxy A-distance of its features,
+    and (``measure_scores``) its label-free scores."""
     source, target = load_pair(pair, device=device)
+    scores = ""
+    if measure_scores:
+        measured = label_free_scores(method, (source.x_test, source.y_test), source.x_train, target.x_train, seed=seed)
+        scores = ";".join(f"{score}={value:.6g}" for score, value in measured.items())
     pad = float("nan")
     if measure_pad:
         features = [extract(method.classifier.features, method, d.x_test) for d in (source, target)]
         pad = proxy_a_distance(*features, seed=seed)
     curve = " ".join(f"{step}:{value:.4f}" for step, value in zip(history.eval_steps, history.evals["target test"]))
     return Cell(name, pair, seed, steps, history.final("target test"), history.final("source test"),
-                max(history.evals["target test"]), pad, seconds, str(source.device), batch_size, curve)
+                max(history.evals["target test"]), pad, seconds, str(source.device), batch_size, curve, scores)
 
 
 def run_benchmark(methods: Sequence[str], pairs: Sequence[str], seeds: Sequence[int], results: str | Path, *,

@@ -17,12 +17,12 @@ import torch
 
 from .. import _checks
 from ..claims import paired
-from ..data import PAIRS
+from ..data import PAIRS, Domain
 from ..experiment import markdown_table, mean_std
 from ..methods import CDAN, DANN, DSN, AdaBN, Method, SourceOnly
 from ..nn import Classifier, small_digit_classifier
 from ._args import flag, path as _path, seed as _seed
-from .registry import check_names, check_seeds
+from .registry import METHODS, check_names, check_seeds
 from .run import Cell, append_cells, make_cell, read_cells
 from .table import _cells, seed_accuracies
 
@@ -31,15 +31,17 @@ __all__ = ["STUDIES", "Config", "Study", "paired_gains", "run_study", "study_cel
 
 @dataclass(frozen=True)
 class Config:
-    """One configuration of a study: a fresh method, its batch size, and the baseline it is paired with."""
+    """One configuration of a study: a fresh method for the study's source domain, its batch size, and the
+    baseline it is paired with."""
 
-    make: Callable[[], Method]
+    make: Callable[[Domain], Method]
     batch_size: int = 64
     baseline: str | None = None  # the configuration with the same network and no adaptation
 
     def __post_init__(self) -> None:
         if not callable(self.make):
-            raise TypeError(f"Config: make must be a function () -> Method (a fresh one per call), got {_checks._got(self.make)}")
+            raise TypeError(f"Config: make must be a function (source domain) -> Method (a fresh one per call), "
+                            f"got {_checks._got(self.make)}")
         _checks.integer(self.batch_size, "batch_size", "Config")
         if self.baseline is not None and (not isinstance(self.baseline, str) or not self.baseline):
             raise TypeError(f"Config: baseline must be the name of another configuration of the study (or None), "
@@ -48,16 +50,19 @@ class Config:
 
 @dataclass(frozen=True)
 class Study:
-    """A pair, a number of steps, and named configurations, each baseline among them."""
+    """A pair, a number of steps, and named configurations, each baseline among them. ``scores``: each cell
+    also stores its model's label-free scores (``tlbook.selection``), for pages that choose among the models."""
 
     pair: str
     steps: int
     configs: dict[str, Config]
+    scores: bool = False
 
     def __post_init__(self) -> None:
         where = "Study"
         check_names([self.pair], PAIRS, "pair", where)
         _checks.integer(self.steps, "steps", where)
+        flag(self.scores, "scores", where)
         if not isinstance(self.configs, dict) or not self.configs:
             raise TypeError(f"{where}: configs must be a non-empty dict of Configs by name, got {_checks._got(self.configs)}")
         for name, config in self.configs.items():
@@ -68,6 +73,11 @@ class Study:
                                  f"study ({', '.join(self.configs)})")
             if config.baseline == name:
                 raise ValueError(f"{where}: configs[{name!r}] cannot be its own baseline")
+
+
+def _recipe(name: str, activation: str | None = None, **changes) -> Callable[[Domain], Method]:
+    """The benchmark's method ``name`` as its chapter declares it (``METHODS``), with an ablation's ``changes``."""
+    return lambda source: METHODS[name].build(source, activation=activation, **changes)
 
 
 def _plain() -> Classifier:  # chapter 3's digit network: 16 and 32 channels, fc100-fc100
@@ -83,22 +93,43 @@ def _shared_code() -> Classifier:  # chapter 4's: the same with a 64-unit bottle
 
 
 STUDIES: dict[str, Study] = {
+    # Chapter 2: every configuration its pages compare (the recipes and their ablations) on printed ->
+    # handwritten digits at the benchmark's 600 steps, with the label-free scores that chapter 7 chooses by.
+    # A configuration that is a benchmark cell too ("ddc") is that cell: the same recipe, seed and code.
+    "discrepancy-600": Study(
+        pair="synth->handwritten",
+        steps=600,
+        scores=True,
+        configs={
+            "source-only": Config(_recipe("source-only")),
+            "ddc": Config(_recipe("ddc"), baseline="source-only"),
+            "ddc-bottleneck": Config(_recipe("ddc", layer="bottleneck"), baseline="source-only"),
+            "dan": Config(_recipe("dan"), baseline="source-only"),
+            "dan-one-layer": Config(_recipe("dan", layers=["fc2"]), baseline="source-only"),
+            "dan-one-kernel": Config(_recipe("dan", multipliers=[1.0]), baseline="source-only"),
+            "deep-coral": Config(_recipe("deep-coral"), baseline="source-only"),
+            "source-only-sigmoid": Config(_recipe("source-only", activation="sigmoid")),
+            "cmd": Config(_recipe("cmd"), baseline="source-only-sigmoid"),
+            "cmd-relu": Config(_recipe("cmd", activation="relu"), baseline="source-only-sigmoid"),
+            "cmd-weight-1": Config(_recipe("cmd", weight=1.0), baseline="source-only-sigmoid"),
+        },
+    ),
     # Chapters 3 and 4: DANN and DSN on printed -> handwritten digits at 2,000 steps (the recipe rule: twice the
     # steps source-only needs to settle on the source), with the baselines that keep the gains honest.
     "adaptation-2000": Study(
         pair="synth->handwritten",
         steps=2000,
         configs={
-            "source-only": Config(lambda: SourceOnly(_plain())),
-            "dann": Config(lambda: DANN(_plain()), baseline="source-only"),
-            "source-only-bn": Config(lambda: SourceOnly(_batch_norm())),
-            "adabn": Config(lambda: AdaBN(_batch_norm()), baseline="source-only-bn"),
-            "dann-domain-bn": Config(lambda: DANN(_batch_norm(), domain_batch_norm=True), baseline="source-only-bn"),
-            "dann-domain-bn-lambda-0": Config(lambda: DANN(_batch_norm(), domain_batch_norm=True, weight=0.0),
+            "source-only": Config(lambda source: SourceOnly(_plain())),
+            "dann": Config(lambda source: DANN(_plain()), baseline="source-only"),
+            "source-only-bn": Config(lambda source: SourceOnly(_batch_norm())),
+            "adabn": Config(lambda source: AdaBN(_batch_norm()), baseline="source-only-bn"),
+            "dann-domain-bn": Config(lambda source: DANN(_batch_norm(), domain_batch_norm=True), baseline="source-only-bn"),
+            "dann-domain-bn-lambda-0": Config(lambda source: DANN(_batch_norm(), domain_batch_norm=True, weight=0.0),
                                               baseline="source-only-bn"),
-            "source-only-shared-code": Config(lambda: SourceOnly(_shared_code()), batch_size=32),
-            "dsn": Config(lambda: DSN(_shared_code(), (3, 16, 16)), batch_size=32, baseline="source-only-shared-code"),
-            "dsn-no-difference": Config(lambda: DSN(_shared_code(), (3, 16, 16), difference_weight=0.0), batch_size=32,
+            "source-only-shared-code": Config(lambda source: SourceOnly(_shared_code()), batch_size=32),
+            "dsn": Config(lambda source: DSN(_shared_code(), (3, 16, 16)), batch_size=32, baseline="source-only-shared-code"),
+            "dsn-no-difference": Config(lambda source: DSN(_shared_code(), (3, 16, 16), difference_weight=0.0), batch_size=32,
                                         baseline="source-only-shared-code"),
         },
     ),
@@ -110,9 +141,9 @@ STUDIES: dict[str, Study] = {
         pair="synth->handwritten",
         steps=2000,
         configs={
-            "source-only": Config(lambda: SourceOnly(_plain())),
-            "cdan": Config(lambda: CDAN(_plain(), layer="backbone"), baseline="source-only"),
-            "cdan-e": Config(lambda: CDAN(_plain(), layer="backbone", entropy=True), baseline="source-only"),
+            "source-only": Config(lambda source: SourceOnly(_plain())),
+            "cdan": Config(lambda source: CDAN(_plain(), layer="backbone"), baseline="source-only"),
+            "cdan-e": Config(lambda source: CDAN(_plain(), layer="backbone", entropy=True), baseline="source-only"),
         },
     ),
 }
@@ -153,8 +184,8 @@ def study_cell(name: str, config: str, seed: int, device: torch.device | str = "
     _seed(seed, "seed", where)
     _checks.device(device, "device", where)
     chosen = study.configs[config]
-    return make_cell(config, lambda source, target: chosen.make(), study.pair, seed, study.steps, chosen.batch_size,
-                      device, measure_pad=False)
+    return make_cell(config, lambda source, target: chosen.make(source), study.pair, seed, study.steps, chosen.batch_size,
+                     device, measure_pad=False, measure_scores=study.scores)
 
 
 def paired_gains(cells: Sequence[Cell], study: str, config: str) -> tuple[list[int], np.ndarray]:

@@ -86,18 +86,21 @@ def gap_closed(method: float, source_only: float, target_only: float) -> float:
     return (method - source_only) / (target_only - source_only)
 
 
-def seed_accuracies(cells: Sequence[Cell], pair: str, method: str) -> SeedValues:
-    """The seeds of one (pair, method) in order, and their target-test accuracies: what a claim pairs."""
+def seed_accuracies(cells: Sequence[Cell], pair: str, method: str, eval_set: str = "target test") -> SeedValues:
+    """The seeds of one (pair, method) in order, and their accuracies on ``eval_set`` ("target test" or
+    "source test"): what a claim pairs."""
     where = "seed_accuracies"
     cells = _cells(cells, where)
     text(pair, "pair", where)
     text(method, "method", where)
+    _checks.choice(eval_set, "eval_set", where, ("target test", "source test"))
     chosen = sorted((c for c in cells if (c.pair, c.method) == (pair, method)), key=lambda c: c.seed)
     if not chosen:
         there = sorted({(c.pair, c.method) for c in cells})
         raise UnknownName(f"{where}: no cells for method {method!r} on pair {pair!r}; the cells hold "
                           f"{', '.join(f'{m} on {p}' for p, m in there[:20]) or 'nothing'}")
-    return SeedValues([c.seed for c in chosen], np.array([c.target_test for c in chosen]))
+    column = "target_test" if eval_set == "target test" else "source_test"
+    return SeedValues([c.seed for c in chosen], np.array([getattr(c, column) for c in chosen]))
 
 
 def summarise(cells: Sequence[Cell]) -> list[Row]:
