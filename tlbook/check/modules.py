@@ -73,18 +73,28 @@ def _moved_from_start(seed: int, names: tuple[str, str] = ("body", "head")) -> t
     return model, start
 
 
+def _l2sp_cases(settings: tuple, fisher: bool = False) -> list[Case]:
+    """One case per (α, β, parts) of ``settings``: a small model moved from its start, its start, the weights and
+    the head's prefix; with ``fisher``, Fisher values in [0, 2) for each transferred parameter after the start."""
+    cases = []
+    for seed, (alpha, beta, names) in enumerate(settings):
+        model, start = _moved_from_start(seed, names)
+        head, values, extra = names[1], (), ""
+        if fisher:
+            values = ({n: 2 * torch.rand_like(p) for n, p in start.named_parameters() if not n.startswith(head)},)
+            extra = "Fisher values in [0, 2), "
+        cases.append(Case(f"a 2-layer model ({' and '.join(names)}) moved away from its start, {extra}α = {alpha}, β = {beta}, "
+                          f"head = {head!r}", (model, start, *values, alpha, beta, head)))
+    return cases
+
+
 def l2sp(student: Callable[[nn.Module, nn.Module, float, float, str], torch.Tensor]) -> None:
     """``student(model, start, alpha, beta, head)``: :math:`\\frac{\\alpha}{2}\\|w_S - w_S^0\\|^2 +
     \\frac{\\beta}{2}\\|w_{head}\\|^2`, where ``start`` is a copy of the model before fine-tuning and
     ``head`` the name prefix of the new (not transferred) parameters."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     expect_callable("l2sp", student)
-    cases = []
-    for seed, (alpha, beta, names) in enumerate(((0.1, 0.01, _PARTS[0]), (1.0, 0.0, _PARTS[0]), (0.0, 0.5, _PARTS[0]),
-                                                 (0.3, 0.2, _PARTS[1]))):
-        model, start = _moved_from_start(seed, names)
-        cases.append(Case(f"a 2-layer model ({' and '.join(names)}) moved away from its start, α = {alpha}, β = {beta}, "
-                          f"head = {names[1]!r}", (model, start, alpha, beta, names[1])))
+    cases = _l2sp_cases(((0.1, 0.01, _PARTS[0]), (1.0, 0.0, _PARTS[0]), (0.0, 0.5, _PARTS[0]), (0.3, 0.2, _PARTS[1])))
 
     def reference(model, start, alpha, beta, head):
         penalty = L2SP(start, alpha, beta, new=[head])
@@ -113,13 +123,8 @@ def l2sp_fisher(student: Callable[[nn.Module, nn.Module, dict, float, float, str
     maps the name of each transferred parameter (not starting with ``head``) to a tensor of its shape."""
     __tracebackhide__ = True  # IPython shows the student's line and the verdict, not tlbook's frames
     expect_callable("l2sp_fisher", student)
-    cases = []
-    for seed, (alpha, beta, names) in enumerate(((0.1, 0.01, _PARTS[0]), (1.0, 0.0, _PARTS[0]), (0.5, 0.5, _PARTS[0]),
-                                                 (0.3, 0.2, _PARTS[1]))):
-        model, start = _moved_from_start(seed, names)
-        fisher = {n: 2 * torch.rand_like(p) for n, p in start.named_parameters() if not n.startswith(names[1])}
-        cases.append(Case(f"a 2-layer model ({' and '.join(names)}) moved away from its start, Fisher values in [0, 2), "
-                          f"α = {alpha}, β = {beta}, head = {names[1]!r}", (model, start, fisher, alpha, beta, names[1])))
+    cases = _l2sp_cases(((0.1, 0.01, _PARTS[0]), (1.0, 0.0, _PARTS[0]), (0.5, 0.5, _PARTS[0]), (0.3, 0.2, _PARTS[1])),
+                        fisher=True)
 
     def variant(model, start, fisher, alpha, beta, head, weigh=lambda f: f, half=True):
         ref = dict(start.named_parameters())
