@@ -150,6 +150,8 @@ KINDS = {
     "pad": {"inf": lambda v, call, s: math.inf, "above 2": lambda v, call, s: 2.5, "a string": lambda v, call, s: "1"},
     "curve": {"garbage": lambda v, call, s: "ten steps", "a number": lambda v, call, s: 3,
               "no accuracy": lambda v, call, s: "10:"},
+    "scores": {"garbage": lambda v, call, s: "entropy high", "a number": lambda v, call, s: 3,
+               "no value": lambda v, call, s: "entropy=", "nan": lambda v, call, s: "entropy=nan"},
     "cell": _CELL,
     "same_cell": {**_CELL, "another seed": lambda v, call, s: dataclasses.replace(v, seed=v.seed + 1),
                   "another method": lambda v, call, s: dataclasses.replace(v, method="dan")},
@@ -220,7 +222,7 @@ SPECS: dict[str, Spec] = {
         run.Cell, lambda s: dataclasses.asdict(_cells(s)[0]),
         {"method": "text_all", "pair": "text", "seed": "seed_all", "steps": "positive_int", "target_test": "accuracy_all",
          "source_test": "accuracy", "oracle_best_target": "accuracy", "pad": "pad", "seconds": "nonnegative", "device": "text",
-         "batch_size": "count", "target_curve": "curve"}, examples=2),
+         "batch_size": "count", "target_curve": "curve", "scores": "scores"}, examples=2),
     "benchmark.run.cell_settings": Spec(
         run.cell_settings, lambda s: dict(pair=PAIR, steps=s.n, batch_size=s.m),
         {"pair": "choice", "steps": "positive_int", "batch_size": "count"}, names={"pair": PAIRS}, examples=2),
@@ -228,7 +230,7 @@ SPECS: dict[str, Spec] = {
     "benchmark.run.read_cells": Spec(
         run.read_cells, lambda s: dict(path=_results(s, _cells(s), "read")), {"path": "path"}, examples=3),
     "benchmark.run.stored_cells": Spec(
-        run.stored_cells, lambda s: dict(study=[None, "adaptation-2000", "conditional-2000"][s.seed % 3]),
+        run.stored_cells, lambda s: dict(study=[None, *studies.STUDIES][s.seed % (1 + len(studies.STUDIES))]),
         {"study": "choice"}, names={"study": STUDY}, legal=("study:None",), examples=3),
     "benchmark.run.results_lock": Spec(
         run.results_lock, lambda s: dict(path=TMP / "lock" / f"{s.seed}.csv"), {"path": "path"}, examples=2),
@@ -241,9 +243,10 @@ SPECS: dict[str, Spec] = {
         {"todo": "todo", "make": "function", "results": "csv_path", "desc": "desc", "progress_bar": "flag"}, examples=3),
     "benchmark.run.make_cell": Spec(
         run.make_cell, lambda s: dict(name="plain", build=lambda source, target: SourceOnly(toy_classifier()), pair=PAIR,
-                                      seed=s.seed, steps=1, batch_size=8, measure_pad=False),
+                                      seed=s.seed, steps=1, batch_size=8, measure_pad=False, measure_scores=False),
         {"name": "text", "build": "function", "pair": "choice", "seed": "seed_value", "steps": "count", "batch_size": "count",
-         "device": "device", "amp": "flag", "measure_pad": "flag", "training": "fit_options"}, names={"pair": PAIRS}, examples=1),
+         "device": "device", "amp": "flag", "measure_pad": "flag", "training": "fit_options", "measure_scores": "flag"},
+        names={"pair": PAIRS}, examples=1),
     "benchmark.run.run_cell": Spec(
         run.run_cell, lambda s: dict(method_name="source-only", pair=PAIR, seed=s.seed, steps=1, batch_size=8, store=False),
         {"method_name": "choice", "pair": "choice", "seed": "seed_value", "steps": "count", "batch_size": "count",
@@ -275,11 +278,11 @@ SPECS: dict[str, Spec] = {
         names={"name": METHOD, "pair": PAIRS}, legal=("activation:None",), examples=1),
     # studies
     "benchmark.studies.Config": Spec(
-        studies.Config, lambda s: dict(make=lambda: SourceOnly(toy_classifier()), batch_size=s.n),
+        studies.Config, lambda s: dict(make=lambda source: SourceOnly(toy_classifier()), batch_size=s.n),
         {"make": "function", "batch_size": "count", "baseline": "baseline"}, examples=2),
     "benchmark.studies.Study": Spec(
-        studies.Study, lambda s: dict(pair=PAIR, steps=s.n, configs=dict(TINY.configs)),
-        {"pair": "choice", "steps": "count", "configs": "configs"}, names={"pair": PAIRS}, examples=2),
+        studies.Study, lambda s: dict(pair=PAIR, steps=s.n, configs=dict(TINY.configs), measure_scores=bool(s.seed % 2)),
+        {"pair": "choice", "steps": "count", "configs": "configs", "measure_scores": "flag"}, names={"pair": PAIRS}, examples=2),
     # a resumed study: its cells are in the file already
     "benchmark.studies.run_study": Spec(
         studies.run_study, lambda s: dict(name="tiny", seeds=[s.seed], configs=["plain"], progress_bar=False,
@@ -363,7 +366,8 @@ test_a_valid_call_gives_a_finite_result, test_a_broken_argument_gets_an_error_th
 # --- the results files ------------------------------------------------------------------------------------
 
 COLUMNS = [f.name for f in dataclasses.fields(run.Cell)]
-REQUIRED = [c for c in COLUMNS if c not in ("batch_size", "target_curve")]  # older files lack the two added last
+OPTIONAL = ("batch_size", "target_curve", "scores")  # older files lack the three added last
+REQUIRED = [c for c in COLUMNS if c not in OPTIONAL]
 cases = st.builds(Sizes, n=st.just(4), m=st.just(4), d=st.just(1), classes=st.integers(1, 4), seed=st.integers(0, 2**16))
 
 
@@ -405,9 +409,9 @@ def test_a_results_file_of_other_columns_is_refused_naming_the_file_and_the_colu
 
 
 @settings(max_examples=4)
-@given(s=cases, dropped=st.sampled_from([("batch_size",), ("target_curve",), ("batch_size", "target_curve")]))
+@given(s=cases, dropped=st.sampled_from([("batch_size",), ("target_curve",), ("scores",), OPTIONAL]))
 def test_an_older_file_reads_with_the_defaults_and_is_never_appended_to(s, dropped):
-    cells = [dataclasses.replace(c, batch_size=64, target_curve="") for c in _cells(s)]
+    cells = [dataclasses.replace(c, batch_size=64, target_curve="", scores="") for c in _cells(s)]
     keep = [i for i, c in enumerate(COLUMNS) if c not in dropped]
     path = _write("older.csv", [COLUMNS[i] for i in keep], [[r[i] for i in keep] for r in _table(cells)])
     assert run.read_cells(path) == cells
@@ -420,7 +424,8 @@ def test_an_older_file_reads_with_the_defaults_and_is_never_appended_to(s, dropp
 
 
 BAD_VALUES = {"seed": ["-1", "0.5", "x", ""], "steps": ["0", "2.5", ""], "target_test": ["1.5", "nan", "-0.1", "x"],
-              "pad": ["3", "inf"], "seconds": ["-1", "x"], "batch_size": ["0", "many"], "method": [""], "target_curve": ["ten"]}
+              "pad": ["3", "inf"], "seconds": ["-1", "x"], "batch_size": ["0", "many"], "method": [""], "target_curve": ["ten"],
+              "scores": ["entropy", "SND=x"]}
 
 
 @settings(max_examples=10)

@@ -133,3 +133,13 @@ def test_restamp_never_clears_a_mixed_file(package, monkeypatch):
     monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: cell)
     assert verify.verify_stored(4, seed=1, stamp=True, root=package) == 0
     assert read_provenance(cells)["code_digest"] == MIXED
+
+
+def test_compare_fails_when_the_same_network_gives_other_scores():
+    scored = lambda entropy: Cell("cmd", "synth->handwritten", 0, 600, 0.45, 0.9, 0.45, float("nan"), 5.0, "cpu", 64,  # noqa: E731
+                                  "60:0.4500", f"entropy={entropy};SND=4.5")
+    assert verify.compare("discrepancy-600.csv", scored(-0.2), scored(-0.2))[0]
+    ok, line = verify.compare("discrepancy-600.csv", scored(-0.2), scored(-0.3))
+    assert not ok and "entropy -0.2 -> -0.3" in line
+    other_run = Cell("cmd", "synth->handwritten", 0, 600, 0.46, 0.9, 0.46, float("nan"), 5.0, "cpu", 64, "60:0.4600", "entropy=-0.3;SND=4.5")
+    assert verify.compare("discrepancy-600.csv", scored(-0.2), other_run)[0]  # another network: its scores are its own

@@ -171,5 +171,5 @@ def test_a_study_that_measures_scores_stores_them_for_every_cell():
     from tlbook.selection import SCORES
 
     for name, study in STUDIES.items():
-        measured = {tuple(c.label_free_scores()) for c in stored_cells(name)}
-        assert measured == ({tuple(SCORES)} if study.scores else {()}), name
+        measured = {tuple(c.stored_scores()) for c in stored_cells(name)}
+        assert measured == ({tuple(SCORES)} if study.measure_scores else {()}), name

@@ -1,6 +1,6 @@
 """Sphinx extension: warn when the stored results the book reads were made by other code than the current one.
 
-Four pages read stored runs (``tlbook/benchmark/results/*.csv``), which the build never re-trains and the
+Many pages read stored runs (``tlbook/benchmark/results/*.csv``), which the build never re-trains and the
 execution cache (``execution_cache.py``) never regenerates. Each file's provenance records the digest of
 the training code that made it (``tlbook.benchmark.provenance``); at build start this extension compares it
 with the current code's and logs one warning per stale file, naming it and the command that refreshes it

@@ -94,7 +94,7 @@ class Cell:
         points = [point.split(":") for point in self.target_curve.split()]
         return [int(step) for step, _ in points], [float(value) for _, value in points]
 
-    def label_free_scores(self) -> dict[str, float]:
+    def stored_scores(self) -> dict[str, float]:
         """``scores`` by name (an empty dict where they were not measured)."""
         pairs = [item.split("=") for item in self.scores.split(";") if item]
         return {name: float(value) for name, value in pairs}

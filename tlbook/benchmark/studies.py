@@ -50,19 +50,19 @@ class Config:
 
 @dataclass(frozen=True)
 class Study:
-    """A pair, a number of steps, and named configurations, each baseline among them. ``scores``: each cell
-    also stores its model's label-free scores (``tlbook.selection``), for pages that choose among the models."""
+    """A pair, a number of steps, and named configurations, each baseline among them. ``measure_scores``: each
+    cell also stores its model's label-free scores (``tlbook.selection``), for pages that choose among the models."""
 
     pair: str
     steps: int
     configs: dict[str, Config]
-    scores: bool = False
+    measure_scores: bool = False
 
     def __post_init__(self) -> None:
         where = "Study"
         check_names([self.pair], PAIRS, "pair", where)
         _checks.integer(self.steps, "steps", where)
-        flag(self.scores, "scores", where)
+        flag(self.measure_scores, "measure_scores", where)
         if not isinstance(self.configs, dict) or not self.configs:
             raise TypeError(f"{where}: configs must be a non-empty dict of Configs by name, got {_checks._got(self.configs)}")
         for name, config in self.configs.items():
@@ -75,7 +75,7 @@ class Study:
                 raise ValueError(f"{where}: configs[{name!r}] cannot be its own baseline")
 
 
-def _recipe(name: str, activation: str | None = None, **changes) -> Callable[[Domain], Method]:
+def _declared(name: str, activation: str | None = None, **changes) -> Callable[[Domain], Method]:
     """The benchmark's method ``name`` as its chapter declares it (``METHODS``), with an ablation's ``changes``."""
     return lambda source: METHODS[name].build(source, activation=activation, **changes)
 
@@ -99,19 +99,19 @@ STUDIES: dict[str, Study] = {
     "discrepancy-600": Study(
         pair="synth->handwritten",
         steps=600,
-        scores=True,
+        measure_scores=True,
         configs={
-            "source-only": Config(_recipe("source-only")),
-            "ddc": Config(_recipe("ddc"), baseline="source-only"),
-            "ddc-bottleneck": Config(_recipe("ddc", layer="bottleneck"), baseline="source-only"),
-            "dan": Config(_recipe("dan"), baseline="source-only"),
-            "dan-one-layer": Config(_recipe("dan", layers=["fc2"]), baseline="source-only"),
-            "dan-one-kernel": Config(_recipe("dan", multipliers=[1.0]), baseline="source-only"),
-            "deep-coral": Config(_recipe("deep-coral"), baseline="source-only"),
-            "source-only-sigmoid": Config(_recipe("source-only", activation="sigmoid")),
-            "cmd": Config(_recipe("cmd"), baseline="source-only-sigmoid"),
-            "cmd-relu": Config(_recipe("cmd", activation="relu"), baseline="source-only-sigmoid"),
-            "cmd-weight-1": Config(_recipe("cmd", weight=1.0), baseline="source-only-sigmoid"),
+            "source-only": Config(_declared("source-only")),
+            "ddc": Config(_declared("ddc"), baseline="source-only"),
+            "ddc-bottleneck": Config(_declared("ddc", layer="bottleneck"), baseline="source-only"),
+            "dan": Config(_declared("dan"), baseline="source-only"),
+            "dan-one-layer": Config(_declared("dan", layers=["fc2"]), baseline="source-only"),
+            "dan-one-kernel": Config(_declared("dan", multipliers=[1.0]), baseline="source-only"),
+            "deep-coral": Config(_declared("deep-coral"), baseline="source-only"),
+            "source-only-sigmoid": Config(_declared("source-only", activation="sigmoid")),
+            "cmd": Config(_declared("cmd"), baseline="source-only-sigmoid"),
+            "cmd-relu": Config(_declared("cmd", activation="relu"), baseline="source-only-sigmoid"),
+            "cmd-weight-1": Config(_declared("cmd", weight=1.0), baseline="source-only-sigmoid"),
         },
     ),
     # Chapters 3 and 4: DANN and DSN on printed -> handwritten digits at 2,000 steps (the recipe rule: twice the
@@ -163,9 +163,10 @@ def run_study(name: str, seeds: Sequence[int], results: str | Path, configs: Seq
     path = _path(results, "results", where, suffix=".csv")
     flag(progress_bar, "progress_bar", where)
 
-    def same_recipe(cell: Cell) -> bool:  # a cell of other settings is trained anew, not reported
+    def same_recipe(cell: Cell) -> bool:  # a cell of other settings (or without the scores asked for) is trained anew
         config = study.configs.get(cell.method)
-        return (cell.pair, cell.steps) == (study.pair, study.steps) and config is not None and cell.batch_size == config.batch_size
+        return ((cell.pair, cell.steps) == (study.pair, study.steps) and config is not None
+                and cell.batch_size == config.batch_size and bool(cell.scores) == study.measure_scores)
 
     done = {(c.method, c.seed): c for c in read_cells(path) if same_recipe(c)}
     todo = [(c, s) for c in configs for s in seeds if (c, s) not in done]
@@ -185,7 +186,7 @@ def study_cell(name: str, config: str, seed: int, device: torch.device | str = "
     _checks.device(device, "device", where)
     chosen = study.configs[config]
     return make_cell(config, lambda source, target: chosen.make(source), study.pair, seed, study.steps, chosen.batch_size,
-                     device, measure_pad=False, measure_scores=study.scores)
+                     device, measure_pad=False, measure_scores=study.measure_scores)
 
 
 def paired_gains(cells: Sequence[Cell], study: str, config: str) -> tuple[list[int], np.ndarray]:
@@ -218,7 +219,7 @@ def study_table(cells: Sequence[Cell], study: str, configs: Sequence[str] | None
     lines = []
     for config in chosen.configs if configs is None else configs:
         _, accuracy = seed_accuracies(cells, chosen.pair, config)
-        source = [c.source_test for c in sorted(cells, key=lambda c: c.seed) if (c.pair, c.method) == (chosen.pair, config)]
+        _, source = seed_accuracies(cells, chosen.pair, config, "source test")
         gain, by_seed = "—", "—"
         baseline = chosen.configs[config].baseline
         if baseline is not None and any((c.pair, c.method) == (chosen.pair, baseline) for c in cells):

@@ -9,6 +9,7 @@ by default the date's, printed so that a failure can be reproduced.
 from __future__ import annotations
 
 import datetime
+import math
 import random
 import time
 from pathlib import Path
@@ -108,10 +109,24 @@ def compare(file: str, stored: Cell, retrained: Cell, tolerance: float = TOLERAN
                          f"{stored.seed}); got ({retrained.method}, {retrained.pair}, seed {retrained.seed})")
     tolerance = _checks.number(tolerance, "tolerance", where, low=0.0)
     difference = 100 * (retrained.target_test - stored.target_test)
-    ok = abs(difference) <= tolerance
+    moved = _moved_scores(stored, retrained)
+    ok = abs(difference) <= tolerance and not moved
     return ok, (f"{'ok  ' if ok else 'FAIL'} {file} {stored.method} {stored.pair} seed {stored.seed}: stored "
                 f"{100 * stored.target_test:.2f} %, re-trained {100 * retrained.target_test:.2f} %, "
-                f"difference {difference:+.2f} points (tolerance {tolerance:g})")
+                f"difference {difference:+.2f} points (tolerance {tolerance:g})"
+                + (f"; the same network's label-free scores moved: {moved}" if moved else ""))
+
+
+def _moved_scores(stored: Cell, retrained: Cell) -> str:
+    """The stored label-free scores that the re-trained cell does not give again ("" if none moved). They are
+    compared only when the training itself came out the same (the same ten evaluations): then the network is
+    the same, and a score that moved means the scoring code changed since the file was made."""
+    if not stored.scores or (retrained.target_test, retrained.target_curve) != (stored.target_test, stored.target_curve):
+        return ""
+    again = retrained.stored_scores()
+    moved = [f"{name} {value:.4g} -> {again.get(name, float('nan')):.4g}" for name, value in stored.stored_scores().items()
+             if name not in again or not math.isclose(value, again[name], rel_tol=1e-4, abs_tol=1e-6)]
+    return ", ".join(moved)
 
 
 def restamp(comparisons: list[tuple[str, str]], command: str, root: Path = PACKAGE) -> None:
