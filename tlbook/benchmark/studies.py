@@ -80,16 +80,22 @@ def _declared(name: str, activation: str | None = None, **changes) -> Callable[[
     return lambda source: METHODS[name].build(source, activation=activation, **changes)
 
 
-def _plain() -> Classifier:  # chapter 3's digit network: 16 and 32 channels, fc100-fc100
-    return small_digit_classifier()
+def _small(source: Domain, **options) -> Classifier:
+    """Chapter 3's digit network for ``source``'s images and classes: 16 and 32 channels, fc100-fc100."""
+    channels, size, _ = source.input_shape
+    return small_digit_classifier(source.num_classes, in_channels=channels, image_size=size, **options)
 
 
-def _batch_norm() -> Classifier:  # the same with batch norm after each convolution
-    return small_digit_classifier(batch_norm=True)
+def _plain(source: Domain) -> Classifier:
+    return _small(source)
 
 
-def _shared_code() -> Classifier:  # chapter 4's: the same with a 64-unit bottleneck, DSN's shared code
-    return small_digit_classifier(bottleneck=64)
+def _batch_norm(source: Domain) -> Classifier:  # batch norm after each convolution
+    return _small(source, batch_norm=True)
+
+
+def _shared_code(source: Domain) -> Classifier:  # chapter 4's: a 64-unit bottleneck, DSN's shared code
+    return _small(source, bottleneck=64)
 
 
 STUDIES: dict[str, Study] = {
@@ -120,16 +126,18 @@ STUDIES: dict[str, Study] = {
         pair="synth->handwritten",
         steps=2000,
         configs={
-            "source-only": Config(lambda source: SourceOnly(_plain())),
-            "dann": Config(lambda source: DANN(_plain()), baseline="source-only"),
-            "source-only-bn": Config(lambda source: SourceOnly(_batch_norm())),
-            "adabn": Config(lambda source: AdaBN(_batch_norm()), baseline="source-only-bn"),
-            "dann-domain-bn": Config(lambda source: DANN(_batch_norm(), domain_batch_norm=True), baseline="source-only-bn"),
-            "dann-domain-bn-lambda-0": Config(lambda source: DANN(_batch_norm(), domain_batch_norm=True, weight=0.0),
+            "source-only": Config(lambda source: SourceOnly(_plain(source))),
+            "dann": Config(lambda source: DANN(_plain(source)), baseline="source-only"),
+            "source-only-bn": Config(lambda source: SourceOnly(_batch_norm(source))),
+            "adabn": Config(lambda source: AdaBN(_batch_norm(source)), baseline="source-only-bn"),
+            "dann-domain-bn": Config(lambda source: DANN(_batch_norm(source), domain_batch_norm=True), baseline="source-only-bn"),
+            "dann-domain-bn-lambda-0": Config(lambda source: DANN(_batch_norm(source), domain_batch_norm=True, weight=0.0),
                                               baseline="source-only-bn"),
-            "source-only-shared-code": Config(lambda source: SourceOnly(_shared_code()), batch_size=32),
-            "dsn": Config(lambda source: DSN(_shared_code(), (3, 16, 16)), batch_size=32, baseline="source-only-shared-code"),
-            "dsn-no-difference": Config(lambda source: DSN(_shared_code(), (3, 16, 16), difference_weight=0.0), batch_size=32,
+            "source-only-shared-code": Config(lambda source: SourceOnly(_shared_code(source)), batch_size=32),
+            "dsn": Config(lambda source: DSN(_shared_code(source), source.input_shape), batch_size=32,
+                          baseline="source-only-shared-code"),
+            "dsn-no-difference": Config(lambda source: DSN(_shared_code(source), source.input_shape, difference_weight=0.0),
+                                        batch_size=32,
                                         baseline="source-only-shared-code"),
         },
     ),
@@ -141,9 +149,9 @@ STUDIES: dict[str, Study] = {
         pair="synth->handwritten",
         steps=2000,
         configs={
-            "source-only": Config(lambda source: SourceOnly(_plain())),
-            "cdan": Config(lambda source: CDAN(_plain(), layer="backbone"), baseline="source-only"),
-            "cdan-e": Config(lambda source: CDAN(_plain(), layer="backbone", entropy=True), baseline="source-only"),
+            "source-only": Config(lambda source: SourceOnly(_plain(source))),
+            "cdan": Config(lambda source: CDAN(_plain(source), layer="backbone"), baseline="source-only"),
+            "cdan-e": Config(lambda source: CDAN(_plain(source), layer="backbone", entropy=True), baseline="source-only"),
         },
     ),
 }
