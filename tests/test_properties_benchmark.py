@@ -177,7 +177,13 @@ KINDS = {
     "baseline": {"a number": lambda v, call, s: 3, "empty": lambda v, call, s: ""},
     "configs": {"empty": lambda v, call, s: {}, "a list": lambda v, call, s: list(v.values()),
                 "not Configs": lambda v, call, s: {"plain": 3},
-                "a missing baseline": lambda v, call, s: {"x": studies.Config(SourceOnly, baseline="nowhere")}},
+                "a missing baseline": lambda v, call, s: {"x": studies.Config(SourceOnly, baseline="nowhere")},
+                "a baseline of other steps": lambda v, call, s: {"x": studies.Config(SourceOnly, steps=5),
+                                                                 "y": studies.Config(SourceOnly, baseline="x", steps=6)}},
+    "measured_names": {"unknown": lambda v, call, s: v + ["no such measure"], "a string": lambda v, call, s: v[0],
+                       "empty": lambda v, call, s: []},
+    "measures": {"a string": lambda v, call, s: "label-free scores", "unknown": lambda v, call, s: ["no-such-measure"],
+                 "repeated": lambda v, call, s: ["accuracy by contrast"] * 2},
     "argv": {"a string": lambda v, call, s: " ".join(v), "a number among them": lambda v, call, s: v + [0]},
     "command": {"empty": lambda v, call, s: "", "None": lambda v, call, s: None, "a list": lambda v, call, s: [v]},
     "comparisons": {"empty": lambda v, call, s: [], "a string": lambda v, call, s: LINE,
@@ -243,9 +249,9 @@ SPECS: dict[str, Spec] = {
         {"todo": "todo", "make": "function", "results": "csv_path", "desc": "desc", "progress_bar": "flag"}, examples=3),
     "benchmark.run.make_cell": Spec(
         run.make_cell, lambda s: dict(name="plain", build=lambda source, target: SourceOnly(toy_classifier()), pair=PAIR,
-                                      seed=s.seed, steps=1, batch_size=8, measure_pad=False, measure_scores=False),
+                                      seed=s.seed, steps=1, batch_size=8, measure_pad=False, measures=()),
         {"name": "text", "build": "function", "pair": "choice", "seed": "seed_value", "steps": "count", "batch_size": "count",
-         "device": "device", "amp": "flag", "measure_pad": "flag", "training": "fit_options", "measure_scores": "flag"},
+         "device": "device", "amp": "flag", "measure_pad": "flag", "training": "fit_options", "measures": "measures"},
         names={"pair": PAIRS}, examples=1),
     "benchmark.run.run_cell": Spec(
         run.run_cell, lambda s: dict(method_name="source-only", pair=PAIR, seed=s.seed, steps=1, batch_size=8, store=False),
@@ -278,11 +284,12 @@ SPECS: dict[str, Spec] = {
         names={"name": METHOD, "pair": PAIRS}, legal=("activation:None",), examples=1),
     # studies
     "benchmark.studies.Config": Spec(
-        studies.Config, lambda s: dict(make=lambda source: SourceOnly(toy_classifier()), batch_size=s.n),
-        {"make": "function", "batch_size": "count", "baseline": "baseline"}, examples=2),
+        studies.Config, lambda s: dict(make=lambda source: SourceOnly(toy_classifier()), batch_size=s.n, steps=s.n),
+        {"make": "function", "batch_size": "count", "baseline": "baseline", "steps": "count"}, examples=2),
     "benchmark.studies.Study": Spec(
-        studies.Study, lambda s: dict(pair=PAIR, steps=s.n, configs=dict(TINY.configs), measure_scores=bool(s.seed % 2)),
-        {"pair": "choice", "steps": "count", "configs": "configs", "measure_scores": "flag"}, names={"pair": PAIRS}, examples=2),
+        studies.Study, lambda s: dict(pair=PAIR, steps=s.n, configs=dict(TINY.configs),
+                                     measures=("label-free scores",) if s.seed % 2 else ()),
+        {"pair": "choice", "steps": "count", "configs": "configs", "measures": "measures"}, names={"pair": PAIRS}, examples=2),
     # a resumed study: its cells are in the file already
     "benchmark.studies.run_study": Spec(
         studies.run_study, lambda s: dict(name="tiny", seeds=[s.seed], configs=["plain"], progress_bar=False,
@@ -312,6 +319,11 @@ SPECS: dict[str, Spec] = {
     "benchmark.table.seed_accuracies": Spec(
         table.seed_accuracies, lambda s: dict(cells=_cells(s), pair="p", method="dan", eval_set="source test"),
         {"cells": "cells_all", "pair": "lookup", "method": "lookup", "eval_set": "choice"}, examples=2),
+    "benchmark.table.seed_scores": Spec(
+        table.seed_scores, lambda s: dict(cells=[dataclasses.replace(c, scores="dark stroke=0.5;bright stroke=0.25")
+                                                 for c in _cells(s)], pair="p", method="dan", names=["dark stroke", "bright stroke"]),
+        {"cells": "cells", "pair": "lookup", "method": "lookup", "names": "measured_names"},
+        names={"names": ("measure",)}, examples=2),
     "benchmark.table.summarise": Spec(
         table.summarise, lambda s: dict(cells=_cells(s)), {"cells": "cells_all"}, legal=("no cells",), examples=2),
     "benchmark.table.to_markdown": Spec(
@@ -325,6 +337,7 @@ SPECS: dict[str, Spec] = {
         provenance.training_files, lambda s: dict(root=PACKAGE), {"root": "root"}, examples=3),
     "benchmark.provenance.code_digest": Spec(
         provenance.code_digest, lambda s: dict(root=PACKAGE), {"root": "root_all"}, examples=3),
+    "benchmark.provenance.cpu_kind": Spec(provenance.cpu_kind, lambda s: dict(), {}, examples=1),
     "benchmark.provenance.stored_files": Spec(
         provenance.stored_files, lambda s: dict(root=PACKAGE), {"root": "root"}, examples=3),
     "benchmark.provenance.stale_results": Spec(

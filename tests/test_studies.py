@@ -2,10 +2,13 @@
 import math
 
 import pytest
+import torch
 
 import tlbook.benchmark.studies as studies
 from tlbook.benchmark import METHODS, STUDIES, Cell, paired_gains, read_cells, run_benchmark, run_cell, run_study, stored_cells, study_table, to_markdown, summarise
 from tlbook.benchmark.__main__ import main
+from tlbook.benchmark.measures import MEASURES
+from tlbook.benchmark.registry import UnknownName
 from tlbook.methods import DANN, SourceOnly
 from tlbook.nn import toy_classifier
 
@@ -37,13 +40,14 @@ def test_an_image_only_method_on_a_toy_pair_fails_before_anything_trains(tmp_pat
 
 
 def test_the_stored_study_holds_every_configuration_and_seed_of_its_definition():
-    seeds = {"adaptation-2000": range(5), "conditional-2000": range(5), "discrepancy-600": range(3)}  # REFRESH's --seeds
+    seeds = {"adaptation-2000": range(5), "conditional-2000": range(5), "discrepancy-600": range(3),
+             "blended-contrast": range(5), "self-training": range(4)}  # REFRESH's --seeds
     assert set(seeds) == set(STUDIES)
     for name, study in STUDIES.items():
         cells = stored_cells(name)
         assert {(c.method, c.seed) for c in cells} == {(k, s) for k in study.configs for s in seeds[name]}
         for cell in cells:
-            assert (cell.pair, cell.steps, cell.batch_size) == (study.pair, study.steps, study.configs[cell.method].batch_size)
+            assert (cell.pair, cell.steps, cell.batch_size) == (study.pair, study.steps_of(cell.method), study.configs[cell.method].batch_size)
             assert 0.0 <= cell.target_test <= cell.oracle_best_target <= 1.0 and math.isnan(cell.pad)
 
 
@@ -163,13 +167,83 @@ def test_a_configuration_stored_in_a_study_and_the_benchmark_has_one_number():
                 shared.append(cell.method)
                 assert (cell.target_test, cell.source_test, cell.target_curve) == (twin.target_test, twin.source_test,
                                                                                    twin.target_curve), (name, cell)
-    assert sorted(set(shared)) == ["cmd", "dan", "ddc", "deep-coral", "source-only"] and len(shared) == 15
+    assert sorted(set(shared)) == ["cmd", "dan", "ddc", "deep-coral", "source-only"] and len(shared) == 18  # 15 + self-training's start
 
 
-def test_a_study_that_measures_scores_stores_them_for_every_cell():
+def test_a_study_stores_what_it_measures_for_every_cell():
     from tlbook.benchmark import stored_cells
+    from tlbook.data import CONTRAST_BINS
     from tlbook.selection import SCORES
 
+    names = {"label-free scores": SCORES, "accuracy by contrast": tuple(CONTRAST_BINS)}
+    assert set(names) == set(MEASURES)
     for name, study in STUDIES.items():
         measured = {tuple(c.stored_scores()) for c in stored_cells(name)}
-        assert measured == ({tuple(SCORES)} if study.measure_scores else {()}), name
+        assert measured == {sum((tuple(names[m]) for m in study.measures), ())}, name
+
+
+def test_accuracy_by_contrast_weighted_by_the_bins_counts_is_the_target_test_accuracy():
+    """The stored bins partition the target test digits: their accuracies, weighted by how many digits each bin
+    holds, give back each cell's target-test accuracy (the same network, measured twice)."""
+    from tlbook.benchmark import seed_scores
+    from tlbook.data import CONTRAST_BINS, load_pair, stroke_contrast
+
+    study = STUDIES["blended-contrast"]
+    source, target = load_pair(study.pair)
+    contrast = stroke_contrast(source.x_test, target.x_test)
+    counts = torch.tensor([((contrast >= lo) & (contrast < hi)).sum().item() for lo, hi in CONTRAST_BINS.values()])
+    assert counts.sum() == len(target.y_test)  # every digit in one bin
+    cells = stored_cells("blended-contrast")
+    for config in study.configs:
+        seeds, by_bin = seed_scores(cells, study.pair, config, list(CONTRAST_BINS))
+        accuracy = {c.seed: c.target_test for c in cells if c.method == config}
+        for seed, row in zip(seeds, by_bin):
+            assert float((torch.tensor(row) * counts).sum() / counts.sum()) == pytest.approx(accuracy[seed], abs=1e-5), (config, seed)
+
+
+def test_accuracy_by_contrast_needs_a_photo_blended_pair():
+    from tlbook.data import load_pair
+
+    source, target = load_pair("synth->handwritten")
+    with pytest.raises(ValueError, match="photo-blended pair"):
+        MEASURES["accuracy by contrast"](SourceOnly(studies._plain(source)), source, target, 0)
+    with pytest.raises(UnknownName, match="did not measure"):
+        from tlbook.benchmark import seed_scores
+        seed_scores(stored_cells("adaptation-2000"), "synth->handwritten", "dann", ["dark stroke"])
+
+
+def test_a_continued_configuration_starts_from_its_starts_trained_network(monkeypatch):
+    """``Config.start``: the continuation's first weights are the start's last ones, the start trained as the study
+    trains and stores it (its own steps, the same seed); a configuration and its baseline train as many steps."""
+    import tlbook.benchmark.run as run
+    from tlbook.data import load_pair
+
+    study = studies.Study("moons->moons-rotated", 3, {
+        "start": studies.Config(lambda source: SourceOnly(toy_classifier()), steps=6),
+        "more": studies.Config(lambda source: SourceOnly(toy_classifier()), start="start"),
+    })
+    monkeypatch.setitem(studies.STUDIES, "continued", study)
+    beginnings = []  # each training's weights as it begins
+    real_fit = run.fit
+
+    def fit(method, *args, **kwargs):
+        beginnings.append({name: value.clone() for name, value in method.classifier.state_dict().items()})
+        return real_fit(method, *args, **kwargs)
+
+    monkeypatch.setattr(run, "fit", fit)
+    started, _ = run.train_seeded(lambda s, t: study.configs["start"].make(s), *load_pair(study.pair), 2, 6, 64)
+    beginnings.clear()
+    more = studies.study_cell("continued", "more", seed=2)
+    assert more.steps == 3 and len(beginnings) == 2  # the start, trained again inside the cell; then the continuation
+    ended = started.classifier.state_dict()
+    assert all(torch.equal(beginnings[1][name], ended[name]) for name in ended)  # it begins where the start ended
+    assert not all(torch.equal(beginnings[0][name], ended[name]) for name in ended)  # the start itself began fresh
+    assert studies.study_cell("continued", "start", seed=2).steps == 6
+    with pytest.raises(ValueError, match="starts from 'nowhere'"):
+        studies.Study("moons->moons-rotated", 3, {"a": studies.Config(SourceOnly, start="nowhere")})
+    with pytest.raises(ValueError, match="starts from 'b'"):  # one level: a start trains from fresh weights
+        studies.Study("moons->moons-rotated", 3, {"a": studies.Config(SourceOnly, start="b"),
+                                                  "b": studies.Config(SourceOnly, start="c"), "c": studies.Config(SourceOnly)})
+    with pytest.raises(ValueError, match="trains 6 steps and its baseline"):
+        studies.Study("moons->moons-rotated", 3, {"a": studies.Config(SourceOnly),
+                                                  "b": studies.Config(SourceOnly, steps=6, baseline="a")})

@@ -6,16 +6,18 @@
 - ``stored_cells()``: the benchmark the book reports, shipped with the package;
 - ``recipe_runs(name, pair, seeds)``: a recipe's runs with weights and histories, trained once and stored in
   ``$TLBOOK_DATA/runs`` for every page that shows them;
-- ``run_study`` / ``stored_cells(study)``: the chapters' heavier grids (``STUDIES``), made and stored the same way;
+- ``run_study`` / ``stored_cells(study)``: the chapters' heavier grids (``STUDIES``), made and stored the same way,
+  with what each measures on its models (``MEASURES``, read back by ``seed_scores``);
 - ``profile_methods``: steps per second and peak memory on the current device (the GPU check).
 """
+from .measures import MEASURES
 from .profile import profile_methods
 from .registry import METHODS, OUTSIDE_THE_BENCHMARK, Entry, make_method, network
 from .run import RECIPES, Cell, read_cells, recipe, run_benchmark, run_cell, stored_cells, make_cell
 from .stored_runs import recipe_runs
 from .studies import STUDIES, Study, paired_gains, run_study, study_table
-from .table import Row, gap_closed, seed_accuracies, summarise, to_markdown, write_tables
+from .table import Row, gap_closed, seed_accuracies, seed_scores, summarise, to_markdown, write_tables
 
-__all__ = ["Cell", "Entry", "METHODS", "OUTSIDE_THE_BENCHMARK", "RECIPES", "Row", "STUDIES", "Study", "gap_closed", "make_method", "network",
-           "paired_gains", "profile_methods", "read_cells", "recipe", "recipe_runs", "run_benchmark", "run_cell", "run_study", "seed_accuracies",
+__all__ = ["Cell", "Entry", "MEASURES", "METHODS", "OUTSIDE_THE_BENCHMARK", "RECIPES", "Row", "STUDIES", "Study", "gap_closed", "make_method", "network",
+           "paired_gains", "profile_methods", "read_cells", "recipe", "recipe_runs", "run_benchmark", "run_cell", "run_study", "seed_accuracies", "seed_scores",
            "stored_cells", "study_table", "summarise", "to_markdown", "make_cell", "write_tables"]

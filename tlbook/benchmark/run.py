@@ -23,13 +23,13 @@ from ..data import PAIRS, Domain, load_pair
 from ..data.office import OFFICE_DOMAINS
 from ..methods import Method
 from ..metrics import extract, proxy_a_distance
-from ..selection import label_free_scores
-from ..train import fit
+from ..train import History, fit
 from ._args import flag, path as _path, seed as _seed, text
+from .measures import MEASURES, measure
 from .registry import METHODS, TRAINING, check_inputs, check_names, check_seeds, make_method
 
 __all__ = ["Cell", "RECIPES", "append_cell", "recipe", "read_cells", "run_benchmark", "run_cell", "stored_cells", "make_cell",
-           "append_cells", "cell_settings", "results_lock"]
+           "append_cells", "cell_settings", "results_lock"]  # train_seeded: make_cell's and a study's training
 
 #: steps and batch size per pair (and the optimiser, where it is not ``TRAINING``'s).
 RECIPES: dict[str, dict] = {
@@ -69,7 +69,7 @@ class Cell:
     device: str
     batch_size: int = 64  # files written before this column existed used each pair's recipe, 64 for every pair
     target_curve: str = ""  # "step:accuracy ..." of the ten target-test evaluations, to draw (never to select); "" in older files
-    scores: str = ""  # "name=value;..." of tlbook.selection's label-free scores of the last step's model ("": not measured)
+    scores: str = ""  # "name=value;..." of what a study measures on the last step's model (``measures.py``; "": nothing)
 
     def __post_init__(self) -> None:  # a cell is a row of a results file: a wrong one would be stored and reported
         where = "Cell"
@@ -304,12 +304,12 @@ def run_cell(method_name: str, pair: str, seed: int, steps: int | None = None, b
 
 def make_cell(name: str, build: Callable[[Domain, Domain], Method], pair: str, seed: int, steps: int, batch_size: int,
                device: torch.device | str = "cpu", amp: bool = False, measure_pad: bool = True,
-               training: dict | None = None, measure_scores: bool = False) -> Cell:
+               training: dict | None = None, measures: Sequence[str] = ()) -> Cell:
     """Seed, ``build(source, target)``, train with the benchmark's optimiser, and measure: how a study's cell
     and a cell of a method that trains before it adapts (SDT) are made; ``run_cell`` makes the others
     through the stored runs. The time includes building (SDT pre-trains there).
-    ``training``: the optimiser settings (default ``TRAINING``); ``measure_scores``: store the trained model's
-    label-free scores (``tlbook.selection.label_free_scores``, chapter 7's model selection)."""
+    ``training``: the optimiser settings (default ``TRAINING``); ``measures``: what to measure on the trained model
+    and store in the cell's ``scores``, by name (``MEASURES``: its label-free scores, its accuracy by stroke contrast)."""
     where = "make_cell"
     text(name, "name", where)
     if not callable(build):
@@ -321,32 +321,48 @@ def make_cell(name: str, build: Callable[[Domain, Domain], Method], pair: str, s
     _checks.device(device, "device", where)
     flag(amp, "amp", where)
     flag(measure_pad, "measure_pad", where)
-    flag(measure_scores, "measure_scores", where)
+    measures = _measures(measures, where)
     if training is not None:
         _fit_options(training, "training", where)
         taken = set(training) & {"steps", "batch_size", "seed", "progress_bar", "eval_every", "amp"}
         if taken:
             raise ValueError(f"{where}: training must hold optimiser settings only; {sorted(taken)} are make_cell's own arguments")
     source, target = load_pair(pair, device=device)
-    seed_everything(seed)
     start = time.perf_counter()
+    method, history = train_seeded(build, source, target, seed, steps, batch_size, amp, training)
+    return _measure(name, method, history, pair, seed, steps, batch_size, time.perf_counter() - start, device,
+                    measure_pad, measures)
+
+
+def train_seeded(build: Callable[[Domain, Domain], Method], source: Domain, target: Domain, seed: int, steps: int,
+                 batch_size: int, amp: bool = False, training: dict | None = None) -> tuple[Method, History]:
+    """A cell's training: seed, ``build(source, target)``, ``fit`` with the benchmark's optimiser (or ``training``'s)
+    and ten evaluations. A study's continued configuration trains its start through here too, so that it starts
+    from the very network the study stores for the start."""
+    seed_everything(seed)
     with distributed.alone():  # under torchrun each process trains its own cells, pre-training included
         method = build(source, target)
         history = fit(method, source, target, steps=steps, batch_size=batch_size, seed=seed, progress_bar=False,
                       eval_every=max(1, steps // 10), amp=amp, **(training or TRAINING))
-    return _measure(name, method, history, pair, seed, steps, batch_size, time.perf_counter() - start, device,
-                    measure_pad, measure_scores)
+    return method, history
+
+
+def _measures(measures: object, where: str) -> tuple[str, ...]:
+    """Names of ``MEASURES``, in a list or tuple (none: an empty one)."""
+    if isinstance(measures, str) or not isinstance(measures, (list, tuple)):
+        raise TypeError(f"{where}: measures must be a list or tuple of names ({', '.join(MEASURES)}), "
+                        f"got {_checks._got(measures)}")
+    if measures:
+        check_names(list(measures), MEASURES, "measure", where)
+    return tuple(measures)
 
 
 def _measure(name: str, method: Method, history, pair: str, seed: int, steps: int, batch_size: int, seconds: float,
-             device: torch.device | str, measure_pad: bool = True, measure_scores: bool = False) -> Cell:
+             device: torch.device | str, measure_pad: bool = True, measures: tuple[str, ...] = ()) -> Cell:
     """A trained method's cell: last-step accuracies, the oracle's best, the proxy A-distance of its features,
-    and (``measure_scores``) its label-free scores."""
+    and what ``measures`` names (``MEASURES``)."""
     source, target = load_pair(pair, device=device)
-    scores = ""
-    if measure_scores:
-        measured = label_free_scores(method, (source.x_test, source.y_test), source.x_train, target.x_train, seed=seed)
-        scores = ";".join(f"{score}={value:.6g}" for score, value in measured.items())
+    scores = measure(measures, method, source, target, seed)
     pad = float("nan")
     if measure_pad:
         features = [extract(method.classifier.features, method, d.x_test) for d in (source, target)]

@@ -23,7 +23,7 @@ from ..methods import CDAN, DANN, DSN, AdaBN, Method, SourceOnly
 from ..nn import Classifier, small_digit_classifier
 from ._args import flag, path as _path, seed as _seed
 from .registry import METHODS, check_names, check_seeds
-from .run import Cell, append_cells, make_cell, read_cells
+from .run import Cell, _measures, append_cells, make_cell, read_cells, train_seeded
 from .table import _cells, seed_accuracies
 
 __all__ = ["STUDIES", "Config", "Study", "paired_gains", "run_study", "study_cell", "study_table"]
@@ -37,12 +37,19 @@ class Config:
     make: Callable[[Domain], Method]
     batch_size: int = 64
     baseline: str | None = None  # the configuration with the same network and no adaptation
+    steps: int | None = None  # its own number of steps (None: the study's); a baseline trains as many as its variants
+    start: str | None = None  # a configuration whose trained network (same seed) this one continues; None: fresh weights
 
     def __post_init__(self) -> None:
         if not callable(self.make):
             raise TypeError(f"Config: make must be a function (source domain) -> Method (a fresh one per call), "
                             f"got {_checks._got(self.make)}")
         _checks.integer(self.batch_size, "batch_size", "Config")
+        if self.steps is not None:
+            _checks.integer(self.steps, "steps", "Config")
+        if self.start is not None and (not isinstance(self.start, str) or not self.start):
+            raise TypeError(f"Config: start must be the name of another configuration of the study (or None), "
+                            f"got {_checks._got(self.start)}")
         if self.baseline is not None and (not isinstance(self.baseline, str) or not self.baseline):
             raise TypeError(f"Config: baseline must be the name of another configuration of the study (or None), "
                             f"got {_checks._got(self.baseline)}")
@@ -50,19 +57,20 @@ class Config:
 
 @dataclass(frozen=True)
 class Study:
-    """A pair, a number of steps, and named configurations, each baseline among them. ``measure_scores``: each
-    cell also stores its model's label-free scores (``tlbook.selection``), for pages that choose among the models."""
+    """A pair, a number of steps, and named configurations, each baseline among them. ``measures``: what each
+    cell also measures on its trained model, by name (``MEASURES``: the label-free scores that chapter 7 chooses
+    models by, the accuracy by stroke contrast of chapters 3 and 4), for pages that show it for every seed."""
 
     pair: str
     steps: int
     configs: dict[str, Config]
-    measure_scores: bool = False
+    measures: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         where = "Study"
         check_names([self.pair], PAIRS, "pair", where)
         _checks.integer(self.steps, "steps", where)
-        flag(self.measure_scores, "measure_scores", where)
+        _measures(self.measures, where)
         if not isinstance(self.configs, dict) or not self.configs:
             raise TypeError(f"{where}: configs must be a non-empty dict of Configs by name, got {_checks._got(self.configs)}")
         for name, config in self.configs.items():
@@ -73,6 +81,18 @@ class Study:
                                  f"study ({', '.join(self.configs)})")
             if config.baseline == name:
                 raise ValueError(f"{where}: configs[{name!r}] cannot be its own baseline")
+            if config.start is not None and (config.start not in self.configs or config.start == name
+                                             or self.configs[config.start].start is not None):
+                raise ValueError(f"{where}: configs[{name!r}] starts from {config.start!r}, which must be another configuration "
+                                 f"of the study that starts from fresh weights ({', '.join(self.configs)})")
+            if config.baseline is not None and self.steps_of(name) != self.steps_of(config.baseline):
+                raise ValueError(f"{where}: configs[{name!r}] trains {self.steps_of(name)} steps and its baseline "
+                                 f"{config.baseline!r} {self.steps_of(config.baseline)}: a gain pairs runs of one length")
+
+    def steps_of(self, config: str) -> int:
+        """The steps configuration ``config`` trains: its own, or the study's."""
+        steps = self.configs[config].steps
+        return self.steps if steps is None else steps
 
 
 def _declared(name: str, activation: str | None = None, **changes) -> Callable[[Domain], Method]:
@@ -105,7 +125,7 @@ STUDIES: dict[str, Study] = {
     "discrepancy-600": Study(
         pair="synth->handwritten",
         steps=600,
-        measure_scores=True,
+        measures=("label-free scores",),
         configs={
             "source-only": Config(_declared("source-only")),
             "ddc": Config(_declared("ddc"), baseline="source-only"),
@@ -141,6 +161,35 @@ STUDIES: dict[str, Study] = {
                                         baseline="source-only-shared-code"),
         },
     ),
+    # Chapters 3 and 4 on the photo-blended pair: DANN, PixelDA and DSN with their source-only baselines, each at the
+    # steps and batch of its page, and every model's target-test accuracy by stroke contrast (where a method helps).
+    "blended-contrast": Study(
+        pair="handwritten->handwritten-m",
+        steps=800,
+        measures=("accuracy by contrast",),
+        configs={
+            "source-only": Config(lambda source: SourceOnly(_plain(source))),
+            "dann": Config(lambda source: DANN(_plain(source)), baseline="source-only"),
+            "source-only-1000": Config(lambda source: SourceOnly(_plain(source)), batch_size=32, steps=1000),
+            "pixelda": Config(lambda source: METHODS["pixelda"].build(source, _plain(source)), batch_size=32, steps=1000,
+                              baseline="source-only-1000"),
+            "source-only-shared-code": Config(lambda source: SourceOnly(_shared_code(source)), batch_size=32, steps=400),
+            "dsn": Config(lambda source: DSN(_shared_code(source), source.input_shape), batch_size=32, steps=400,
+                          baseline="source-only-shared-code"),
+        },
+    ),
+    # Chapter 7's self-training: Deep CORAL's networks (its benchmark recipe, 600 steps) trained 300 steps more with
+    # Deep CORAL's objective or with MCC's, each continuation from the start of its seed. Four seeds: three cannot
+    # separate MCC's gain from the seed-to-seed spread of the continuations.
+    "self-training": Study(
+        pair="synth->handwritten",
+        steps=300,
+        configs={
+            "deep-coral": Config(_declared("deep-coral"), steps=600),
+            "deep-coral-more": Config(_declared("deep-coral"), start="deep-coral"),
+            "mcc": Config(_declared("mcc"), start="deep-coral", baseline="deep-coral-more"),
+        },
+    ),
     # Chapter 7: CDAN and CDAN+E on the same pair, steps, network and layer as the DANN of "adaptation-2000", which
     # they are compared with seed by seed (its cells are read, not trained again). The backbone's 512 features
     # times 10 classes exceed 4,096, so the map is the randomised one (1,024 outputs). Its source-only baseline is
@@ -173,8 +222,8 @@ def run_study(name: str, seeds: Sequence[int], results: str | Path, configs: Seq
 
     def same_recipe(cell: Cell) -> bool:  # a cell of other settings (or without the scores asked for) is trained anew
         config = study.configs.get(cell.method)
-        return ((cell.pair, cell.steps) == (study.pair, study.steps) and config is not None
-                and cell.batch_size == config.batch_size and bool(cell.scores) == study.measure_scores)
+        return (config is not None and (cell.pair, cell.steps) == (study.pair, study.steps_of(cell.method))
+                and cell.batch_size == config.batch_size and bool(cell.scores) == bool(study.measures))
 
     done = {(c.method, c.seed): c for c in read_cells(path) if same_recipe(c)}
     todo = [(c, s) for c in configs for s in seeds if (c, s) not in done]
@@ -193,8 +242,18 @@ def study_cell(name: str, config: str, seed: int, device: torch.device | str = "
     _seed(seed, "seed", where)
     _checks.device(device, "device", where)
     chosen = study.configs[config]
-    return make_cell(config, lambda source, target: chosen.make(source), study.pair, seed, study.steps, chosen.batch_size,
-                     device, measure_pad=False, measure_scores=study.measure_scores)
+
+    def build(source: Domain, target: Domain) -> Method:
+        method = chosen.make(source)
+        if chosen.start is not None:  # the start's network, trained as the study trains and stores it
+            first = study.configs[chosen.start]
+            begun, _ = train_seeded(lambda s, t: first.make(s), source, target, seed, study.steps_of(chosen.start),
+                                    first.batch_size)
+            method.classifier.load_state_dict(begun.classifier.state_dict())
+        return method
+
+    return make_cell(config, build, study.pair, seed, study.steps_of(config), chosen.batch_size, device,
+                     measure_pad=False, measures=study.measures)
 
 
 def paired_gains(cells: Sequence[Cell], study: str, config: str) -> tuple[list[int], np.ndarray]:

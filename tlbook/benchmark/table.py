@@ -19,7 +19,7 @@ from .provenance import _write_text
 from .registry import FEW_LABELS, METHODS, ORACLE
 from .run import Cell
 
-__all__ = ["Row", "seed_accuracies", "summarise", "gap_closed", "to_markdown", "write_tables"]
+__all__ = ["Row", "seed_accuracies", "seed_scores", "summarise", "gap_closed", "to_markdown", "write_tables"]
 
 SOURCE_ONLY, TARGET_ONLY = "source-only", "target-only"
 #: How the table marks a method that sees more of the target than unlabelled images.
@@ -101,6 +101,22 @@ def seed_accuracies(cells: Sequence[Cell], pair: str, method: str, eval_set: str
                           f"{', '.join(f'{m} on {p}' for p, m in there[:20]) or 'nothing'}")
     column = "target_test" if eval_set == "target test" else "source_test"
     return SeedValues([c.seed for c in chosen], np.array([getattr(c, column) for c in chosen]))
+
+
+def seed_scores(cells: Sequence[Cell], pair: str, method: str, names: Sequence[str]) -> tuple[list[int], np.ndarray]:
+    """The seeds of one (pair, method) in order, and what their cells measured (``Cell.stored_scores``) under
+    ``names``: an array of seeds × names (e.g. a stored study's accuracy in each bin of ``CONTRAST_BINS``)."""
+    where = "seed_scores"
+    seeds, _ = seed_accuracies(cells, pair, method)
+    if isinstance(names, str) or not isinstance(names, Sequence) or not names:
+        raise TypeError(f"{where}: names must be a non-empty list of measured names, got {_checks._got(names)}")
+    chosen = {c.seed: c.stored_scores() for c in cells if (c.pair, c.method) == (pair, method)}
+    missing = sorted({n for scores in chosen.values() for n in names if n not in scores})
+    if missing:
+        measured = sorted({n for scores in chosen.values() for n in scores})
+        raise UnknownName(f"{where}: the cells of {method!r} on {pair!r} did not measure {missing}; they hold "
+                          f"{', '.join(measured) or 'nothing (no measures)'}")
+    return list(seeds), np.array([[chosen[seed][n] for n in names] for seed in seeds])
 
 
 def summarise(cells: Sequence[Cell]) -> list[Row]:

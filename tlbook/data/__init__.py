@@ -6,11 +6,11 @@ benchmarks (MNIST, USPS, SVHN, MNIST-M) for readers who are online (``tlbook.dat
 """
 from .benchmarks import DatasetCorrupt, DatasetUnavailable
 from .domain import Domain, check_same_shape
-from .photo_blend import stroke_contrast
+from .photo_blend import CONTRAST_BINS, stroke_contrast
 from .registry import DOMAINS, PAIRS, cache_dir, labelled_subset, load_domain, load_pair
 from .sampler import BatchSampler
 
 __all__ = [
-    "DatasetCorrupt", "DatasetUnavailable", "Domain", "DOMAINS", "PAIRS", "BatchSampler", "cache_dir", "check_same_shape",
+    "CONTRAST_BINS", "DatasetCorrupt", "DatasetUnavailable", "Domain", "DOMAINS", "PAIRS", "BatchSampler", "cache_dir", "check_same_shape",
     "labelled_subset", "load_domain", "load_pair", "stroke_contrast",
 ]

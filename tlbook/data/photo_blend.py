@@ -100,6 +100,17 @@ def published_mnist_m(digits: np.ndarray, photos: Sequence[np.ndarray], seed: in
     return out
 
 
+#: The book's bins of ``stroke_contrast`` (chapters 3 and 4): strokes darker than their background (the photo crop
+#: was bright and the blend inverted them), nearly invisible, and brighter than their background as in the source.
+CONTRAST_BINS: dict[str, tuple[float, float]] = {
+    "dark stroke": (-1.0, -0.3),
+    "dim dark stroke": (-0.3, -0.1),
+    "invisible stroke": (-0.1, 0.1),
+    "dim bright stroke": (0.1, 0.3),
+    "bright stroke": (0.3, 1.0),
+}
+
+
 def stroke_contrast(digits: torch.Tensor, blended: torch.Tensor, ink: float = 0.6, background: float = 0.05) -> torch.Tensor:
     """Per image, mean brightness of the stroke minus that of the background in ``blended``.
 
