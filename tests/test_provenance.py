@@ -8,7 +8,7 @@ import pytest
 import tlbook
 import tlbook.benchmark.verify as verify
 from tlbook.benchmark import Cell, read_cells
-from tlbook.benchmark.provenance import (MIXED, REFRESH, code_digest, provenance_path, read_provenance, stale_results,
+from tlbook.benchmark.provenance import (MIXED, REFRESH, code_digest, cpu_kind, provenance_path, read_provenance, stale_results,
                                          stored_files, training_files, write_provenance)
 
 PACKAGE = Path(tlbook.__file__).parent
@@ -44,7 +44,7 @@ def test_stale_results_name_the_file_and_its_refresh_command(package):
     assert stale_results(package) == []  # the unchanged code made them
     _edit(package / "methods" / "adversarial.py")  # a method's code changes
     messages = stale_results(package)
-    assert len(messages) == len(stored_files(package)) == len(REFRESH) == 4
+    assert len(messages) == len(stored_files(package)) == len(REFRESH) == 6
     for message, csv in zip(messages, stored_files(package)):
         assert f"tlbook/benchmark/results/{csv.name}" in message and REFRESH[csv.name] in message
 
@@ -65,6 +65,7 @@ def test_writing_records_the_code_and_a_resumed_file_of_other_code_is_mixed(tmp_
     csv = tmp_path / "cells.csv"
     record = json.loads(write_provenance(csv, "the command").read_text())
     assert record["code_digest"] == code_digest() and record["torch"] and record["command"] == "the command"
+    assert record["cpu"] == cpu_kind() and record["cpu"].split()[0]  # the machine and the kernels' instruction set
     assert read_provenance(csv)["code_digest"] == code_digest()
     assert write_provenance(csv, "again", resumed=True) and read_provenance(csv)["code_digest"] == code_digest()  # same code
     provenance_path(csv).write_text(json.dumps({"code_digest": "other"}))
@@ -85,14 +86,16 @@ def test_compare_fails_beyond_the_tolerance_and_prints_both_values():
 
 def test_a_sample_is_cheap_and_has_a_study_cell_and_distinct_methods():
     keys = lambda sample: [(file, c.method, c.pair, c.seed) for file, c in sample]  # noqa: E731
-    chosen = verify.sample_cells(5, seed=7)
-    assert keys(chosen) == keys(verify.sample_cells(5, seed=7)) and len(chosen) == 5
+    chosen = verify.sample_cells(7, seed=7)
+    assert keys(chosen) == keys(verify.sample_cells(7, seed=7)) and len(chosen) == 7
     files = [file for file, _ in chosen]
-    assert files.count("cells.csv") == 2 and files[-3:] == ["adaptation-2000.csv", "conditional-2000.csv", "discrepancy-600.csv"]
+    assert files.count("cells.csv") == 2 and sorted(files[-5:]) == ["adaptation-2000.csv", "blended-contrast.csv",
+                                                                     "conditional-2000.csv", "discrepancy-600.csv",
+                                                                     "self-training.csv"]
     assert len({c.method for _, c in chosen[:2]}) == 2 and all(c.seconds <= verify.BENCHMARK_CHEAP_S for _, c in chosen[:2])
     methods = {c.method for c in read_cells(PACKAGE / "benchmark" / "results" / "cells.csv")}
-    every = {c.method for _, c in verify.sample_cells(len(methods) + 3, seed=1)[:len(methods)]}
-    assert every == methods  # three more cells than there are methods: a cell of each, and each study's
+    every = {c.method for _, c in verify.sample_cells(len(methods) + 5, seed=1)[:len(methods)]}
+    assert every == methods  # five more cells than there are methods: a cell of each, and each study's
 
 
 def test_verification_fails_when_a_retrained_cell_moved(monkeypatch, capsys):
@@ -100,18 +103,19 @@ def test_verification_fails_when_a_retrained_cell_moved(monkeypatch, capsys):
     assert verify.verify_stored(2, seed=3) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "--verify-seed 3" in out and "differ from the current code's" in out
+    assert "CPU, this machine is " + cpu_kind() in out  # adaptation-2000.csv records no CPU: said before its numbers
     monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: cell)
     assert verify.verify_stored(2, seed=3) == 0
 
 
 def test_restamp_after_an_agreeing_sample_makes_the_sampled_files_current(package, monkeypatch):
     _edit(package / "train.py")  # a change of training code that (here) moves no number
-    assert len(stale_results(package)) == 4
+    assert len(stale_results(package)) == 6
     monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: _cell(cell.method, cell.target_test + 0.10, cell.pair, cell.seed))
-    assert verify.verify_stored(4, seed=1, stamp=True, root=package) == 1
-    assert len(stale_results(package)) == 4  # a failing sample stamps nothing
+    assert verify.verify_stored(6, seed=1, stamp=True, root=package) == 1
+    assert len(stale_results(package)) == 6  # a failing sample stamps nothing
     monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: cell)
-    assert verify.verify_stored(4, seed=1, stamp=True, root=package) == 0
+    assert verify.verify_stored(6, seed=1, stamp=True, root=package) == 0
     assert stale_results(package) == []  # the sample covers cells.csv and each study
     record = read_provenance(package / "benchmark" / "results" / "cells.csv")
     assert record["code_digest"] == code_digest(package) and "re-stamped" in record["verified"]
@@ -131,7 +135,7 @@ def test_restamp_never_clears_a_mixed_file(package, monkeypatch):
     record = read_provenance(cells)
     provenance_path(cells).write_text(json.dumps({**record, "code_digest": MIXED}))
     monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: cell)
-    assert verify.verify_stored(4, seed=1, stamp=True, root=package) == 0
+    assert verify.verify_stored(6, seed=1, stamp=True, root=package) == 0
     assert read_provenance(cells)["code_digest"] == MIXED
 
 

@@ -18,7 +18,7 @@ from .. import _checks
 from .._code import PACKAGE, python_files, source_digest
 from ._args import flag, folder, path as _path
 
-__all__ = ["MIXED", "PRESENTATION", "REFRESH", "code_digest", "command_line", "provenance_path", "read_provenance",
+__all__ = ["MIXED", "PRESENTATION", "REFRESH", "code_digest", "cpu_kind", "command_line", "provenance_path", "read_provenance",
            "stale_results", "stored_files", "training_files", "write_provenance"]
 
 #: tlbook's files (relative to the package) that no stored cell executes: they present results, check
@@ -45,6 +45,10 @@ REFRESH = {
                            "tlbook.benchmark --study discrepancy-600 --seeds 0 1 2 --out tlbook/benchmark/results",
     "conditional-2000.csv": "rm -f tlbook/benchmark/results/conditional-2000.csv && OMP_NUM_THREADS=1 python -m "
                             "tlbook.benchmark --study conditional-2000 --seeds 0 1 2 3 4 --out tlbook/benchmark/results",
+    "blended-contrast.csv": "rm -f tlbook/benchmark/results/blended-contrast.csv && OMP_NUM_THREADS=1 python -m "
+                            "tlbook.benchmark --study blended-contrast --seeds 0 1 2 3 4 --out tlbook/benchmark/results",
+    "self-training.csv": "rm -f tlbook/benchmark/results/self-training.csv && OMP_NUM_THREADS=1 python -m "
+                         "tlbook.benchmark --study self-training --seeds 0 1 2 3 --out tlbook/benchmark/results",
 }
 MIXED = "mixed"  # the digest of a file resumed with other code than its earlier cells': never current
 
@@ -133,14 +137,25 @@ def write_provenance(csv: Path, command: str, resumed: bool = False, **notes: ob
         digest = MIXED
     if resumed:  # this run added cells: the command that re-makes the whole file is the earlier one
         command = before.get("command") or REFRESH.get(csv.name, command)
-    fixed = {"results", "command", "tlbook", "torch", "date", "threads", "code_digest"}
+    fixed = {"results", "command", "tlbook", "torch", "date", "threads", "cpu", "code_digest"}
     if fixed & set(notes):
         raise ValueError(f"{where}: notes must not set the record's own fields {sorted(fixed & set(notes))}")
     record = {"results": csv.name, "command": command, "tlbook": __version__, "torch": torch.__version__,
-              "date": datetime.date.today().isoformat(), "threads": torch.get_num_threads(), "code_digest": digest, **notes}
+              "date": datetime.date.today().isoformat(), "threads": torch.get_num_threads(), "cpu": cpu_kind(),
+              "code_digest": digest, **notes}
     path = provenance_path(csv)
     _write_text(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return path
+
+
+def cpu_kind() -> str:
+    """The processor as torch's kernels see it, e.g. "x86_64 AVX512": the same code and threads on another kind of
+    CPU sum in another order, and a long training drifts by a point or two (results/README.md)."""
+    import platform
+
+    import torch
+
+    return f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}"
 
 
 def stored_files(root: Path = PACKAGE) -> list[Path]:

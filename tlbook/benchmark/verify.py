@@ -17,7 +17,7 @@ from pathlib import Path
 from .. import _checks
 from .._code import PACKAGE
 from ._args import flag, folder, seed as _seed
-from .provenance import MIXED, _write_text, code_digest, provenance_path, read_provenance, stored_files
+from .provenance import MIXED, _write_text, code_digest, cpu_kind, provenance_path, read_provenance, stored_files
 from .run import Cell, read_cells, run_cell
 from .studies import STUDIES, study_cell
 
@@ -114,13 +114,14 @@ def compare(file: str, stored: Cell, retrained: Cell, tolerance: float = TOLERAN
     return ok, (f"{'ok  ' if ok else 'FAIL'} {file} {stored.method} {stored.pair} seed {stored.seed}: stored "
                 f"{100 * stored.target_test:.2f} %, re-trained {100 * retrained.target_test:.2f} %, "
                 f"difference {difference:+.2f} points (tolerance {tolerance:g})"
-                + (f"; the same network's label-free scores moved: {moved}" if moved else ""))
+                + (f"; the same network's stored measurements moved: {moved}" if moved else ""))
 
 
 def _moved_scores(stored: Cell, retrained: Cell) -> str:
-    """The stored label-free scores that the re-trained cell does not give again ("" if none moved). They are
-    compared only when the training itself came out the same (the same ten evaluations): then the network is
-    the same, and a score that moved means the scoring code changed since the file was made."""
+    """The stored measurements (``scores``: label-free scores, accuracy by contrast) that the re-trained cell does
+    not give again ("" if none moved). They are compared only when the training itself came out the same (the same
+    ten evaluations): then the network is the same, and a value that moved means the measuring code changed since
+    the file was made."""
     if not stored.scores or (retrained.target_test, retrained.target_curve) != (stored.target_test, stored.target_curve):
         return ""
     again = retrained.stored_scores()
@@ -179,6 +180,12 @@ def verify_stored(n: int, seed: int | None = None, tolerance: float = TOLERANCE,
           f"--verify-seed {seed})", flush=True)
     failures, lines, worst, start = [], [], 0.0, time.perf_counter()
     sample = sample_cells(n, seed, root)
+    here = cpu_kind()
+    for file in sorted({file for file, _ in sample}):
+        made = (read_provenance(root / "benchmark" / "results" / file) or {}).get("cpu", "an unrecorded kind of")
+        if made != here:
+            print(f"{file} was made on {made} CPU, this machine is {here}: its numbers move by rounding "
+                  "(within the tolerance)", flush=True)
     for file, stored in sample:
         retrained = retrain(file, stored, root)
         ok, line = compare(file, stored, retrained, tolerance)
