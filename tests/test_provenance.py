@@ -147,3 +147,15 @@ def test_compare_fails_when_the_same_network_gives_other_scores():
     assert not ok and "entropy -0.2 -> -0.3" in line
     other_run = Cell("cmd", "synth->handwritten", 0, 600, 0.46, 0.9, 0.46, float("nan"), 5.0, "cpu", 64, "60:0.4600", "entropy=-0.3;SND=4.5")
     assert verify.compare("discrepancy-600.csv", scored(-0.2), other_run)[0]  # another network: its scores are its own
+
+
+def test_stored_measurements_are_compared_when_the_training_came_out_the_same():
+    import dataclasses
+
+    stored = dataclasses.replace(_cell("dan", 0.45), scores="dark stroke=0.5")
+    ok, line = verify.compare("cells.csv", stored, dataclasses.replace(stored, scores="dark stroke=0.25"))
+    assert not ok and "measurements moved: dark stroke 0.5 -> 0.25" in line
+    ok, line = verify.compare("cells.csv", stored, dataclasses.replace(stored, scores="dark stroke=0.5;bright stroke=1"))
+    assert not ok and "bright stroke (not stored) -> 1" in line
+    ok, line = verify.compare("cells.csv", stored, dataclasses.replace(stored, target_test=0.46, scores=""))
+    assert ok and "measurements not compared (the training came out otherwise)" in line

@@ -247,3 +247,6 @@ def test_a_continued_configuration_starts_from_its_starts_trained_network(monkey
     with pytest.raises(ValueError, match="trains 6 steps and its baseline"):
         studies.Study("moons->moons-rotated", 3, {"a": studies.Config(SourceOnly),
                                                   "b": studies.Config(SourceOnly, steps=6, baseline="a")})
+    with pytest.raises(ValueError, match="must continue the same start"):
+        studies.Study("moons->moons-rotated", 3, {"s": studies.Config(SourceOnly, steps=6), "a": studies.Config(SourceOnly),
+                                                  "b": studies.Config(SourceOnly, start="s", baseline="a")})

@@ -47,5 +47,8 @@ def measure(names: tuple[str, ...], method: Method, source: Domain, target: Doma
     """The ``scores`` column of a cell: every measure of ``names`` on the trained ``method``, as "name=value;..."."""
     measured: dict[str, float] = {}
     for name in names:
-        measured.update(MEASURES[name](method, source, target, seed))
+        values = MEASURES[name](method, source, target, seed)
+        if set(values) & set(measured):
+            raise ValueError(f"measure {name!r} gives {sorted(set(values) & set(measured))}, which another measure gave")
+        measured.update(values)
     return ";".join(f"{name}={value:.6g}" for name, value in measured.items())

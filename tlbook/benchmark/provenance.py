@@ -136,7 +136,7 @@ def write_provenance(csv: Path, command: str, resumed: bool = False, **notes: ob
     if resumed and before.get("code_digest") != digest:
         digest = MIXED
     if resumed:  # this run added cells: the command that re-makes the whole file is the earlier one
-        command = before.get("command") or REFRESH.get(csv.name, command)
+        command = REFRESH.get(csv.name) or before.get("command") or command
     fixed = {"results", "command", "tlbook", "torch", "date", "threads", "cpu", "code_digest"}
     if fixed & set(notes):
         raise ValueError(f"{where}: notes must not set the record's own fields {sorted(fixed & set(notes))}")

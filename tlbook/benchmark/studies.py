@@ -38,7 +38,8 @@ class Config:
     batch_size: int = 64
     baseline: str | None = None  # the configuration with the same network and no adaptation
     steps: int | None = None  # its own number of steps (None: the study's); a baseline trains as many as its variants
-    start: str | None = None  # a configuration whose trained network (same seed) this one continues; None: fresh weights
+    start: str | None = None  # a configuration whose trained network (same seed) this one continues; None: fresh weights.
+    # Only the classifier's weights carry over (a start's domain classifier, decoder or generator does not).
 
     def __post_init__(self) -> None:
         if not callable(self.make):
@@ -85,6 +86,9 @@ class Study:
                                              or self.configs[config.start].start is not None):
                 raise ValueError(f"{where}: configs[{name!r}] starts from {config.start!r}, which must be another configuration "
                                  f"of the study that starts from fresh weights ({', '.join(self.configs)})")
+            if config.baseline is not None and self.configs[config.baseline].start != config.start:
+                raise ValueError(f"{where}: configs[{name!r}] and its baseline {config.baseline!r} must continue the same start "
+                                 f"(got {config.start!r} and {self.configs[config.baseline].start!r}): a gain pairs runs of one length")
             if config.baseline is not None and self.steps_of(name) != self.steps_of(config.baseline):
                 raise ValueError(f"{where}: configs[{name!r}] trains {self.steps_of(name)} steps and its baseline "
                                  f"{config.baseline!r} {self.steps_of(config.baseline)}: a gain pairs runs of one length")

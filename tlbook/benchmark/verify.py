@@ -114,7 +114,9 @@ def compare(file: str, stored: Cell, retrained: Cell, tolerance: float = TOLERAN
     return ok, (f"{'ok  ' if ok else 'FAIL'} {file} {stored.method} {stored.pair} seed {stored.seed}: stored "
                 f"{100 * stored.target_test:.2f} %, re-trained {100 * retrained.target_test:.2f} %, "
                 f"difference {difference:+.2f} points (tolerance {tolerance:g})"
-                + (f"; the same network's stored measurements moved: {moved}" if moved else ""))
+                + (f"; the same network's stored measurements moved: {moved}" if moved else "")
+                + ("; its measurements not compared (the training came out otherwise)" if stored.scores
+                   and (retrained.target_test, retrained.target_curve) != (stored.target_test, stored.target_curve) else ""))
 
 
 def _moved_scores(stored: Cell, retrained: Cell) -> str:
@@ -124,9 +126,10 @@ def _moved_scores(stored: Cell, retrained: Cell) -> str:
     the file was made."""
     if not stored.scores or (retrained.target_test, retrained.target_curve) != (stored.target_test, stored.target_curve):
         return ""
-    again = retrained.stored_scores()
-    moved = [f"{name} {value:.4g} -> {again.get(name, float('nan')):.4g}" for name, value in stored.stored_scores().items()
+    again, before = retrained.stored_scores(), stored.stored_scores()
+    moved = [f"{name} {value:.4g} -> {again.get(name, float('nan')):.4g}" for name, value in before.items()
              if name not in again or not math.isclose(value, again[name], rel_tol=1e-4, abs_tol=1e-6)]
+    moved += [f"{name} (not stored) -> {value:.4g}" for name, value in again.items() if name not in before]
     return ", ".join(moved)
 
 
