@@ -115,8 +115,13 @@ def compare(file: str, stored: Cell, retrained: Cell, tolerance: float = TOLERAN
                 f"{100 * stored.target_test:.2f} %, re-trained {100 * retrained.target_test:.2f} %, "
                 f"difference {difference:+.2f} points (tolerance {tolerance:g})"
                 + (f"; the same network's stored measurements moved: {moved}" if moved else "")
-                + ("; its measurements not compared (the training came out otherwise)" if stored.scores
-                   and (retrained.target_test, retrained.target_curve) != (stored.target_test, stored.target_curve) else ""))
+                + ("; its measurements not compared (the training came out otherwise)"
+                   if stored.scores and not _same_training(stored, retrained) else ""))
+
+
+def _same_training(stored: Cell, retrained: Cell) -> bool:
+    """The same ten evaluations: the re-trained network is the stored one."""
+    return (retrained.target_test, retrained.target_curve) == (stored.target_test, stored.target_curve)
 
 
 def _moved_scores(stored: Cell, retrained: Cell) -> str:
@@ -124,7 +129,7 @@ def _moved_scores(stored: Cell, retrained: Cell) -> str:
     not give again ("" if none moved). They are compared only when the training itself came out the same (the same
     ten evaluations): then the network is the same, and a value that moved means the measuring code changed since
     the file was made."""
-    if not stored.scores or (retrained.target_test, retrained.target_curve) != (stored.target_test, stored.target_curve):
+    if not stored.scores or not _same_training(stored, retrained):
         return ""
     again, before = retrained.stored_scores(), stored.stored_scores()
     moved = [f"{name} {value:.4g} -> {again.get(name, float('nan')):.4g}" for name, value in before.items()
