@@ -180,3 +180,23 @@ def test_run_in_temp_keeps_the_notebook_folder_clean(tmp_path, two_workers, in_t
     run = _pool_step(tmp_path, {"writer": "open('written.txt', 'w').write('x')"}, in_temp=in_temp)
     run()
     assert (tmp_path / "book" / "written.txt").exists() == (not in_temp)
+
+
+def test_the_longest_notebooks_start_first_and_unlisted_ones_before_them(tmp_path):
+    paths = [tmp_path / "book" / f"{name}.ipynb" for name in ("short", "new", "long", "middle")]
+    seconds = {"book/short": 5.0, "book/long": 90.0, "book/middle": 40.0}
+    order = parallel_execution.longest_first(paths, tmp_path, seconds)
+    assert [p.stem for p in order] == ["new", "long", "middle", "short"]
+    assert parallel_execution.longest_first(paths, tmp_path, {}) == paths, "without times: the reading order"
+
+
+def test_the_expected_times_name_the_books_notebooks_and_a_broken_file_only_loses_the_order(tmp_path):
+    seconds = parallel_execution.expected_seconds()
+    notebooks = {p.relative_to(ROOT).with_suffix("").as_posix() for p in (ROOT / "book").rglob("*.ipynb")
+                 if ".ipynb_checkpoints" not in p.parts}
+    assert set(seconds) == notebooks, ("book/_ext/execution_seconds.json lists other notebooks than the book's: "
+                                       "python .ci/notebook_times.py _build/.jupyter_cache --save book/_ext/execution_seconds.json")
+    assert all(value > 0 for value in seconds.values())
+    (tmp_path / "broken.json").write_text("{not json")
+    assert parallel_execution.expected_seconds(tmp_path / "broken.json") == {}
+    assert parallel_execution.expected_seconds(tmp_path / "missing.json") == {}

@@ -30,12 +30,20 @@ Settings, in this order:
 
 A thread count the reader sets (``OMP_NUM_THREADS``) is kept for every kernel.
 
+The longest notebooks start first (``longest_first``), by the seconds each took in an earlier build,
+listed in ``execution_seconds.json`` next to this file (``python .ci/notebook_times.py _build/.jupyter_cache
+--save book/_ext/execution_seconds.json`` writes it). Started in reading order, a long notebook of the
+last chapter ran alone at the end while the other kernels had finished; started longest first, the
+kernels finish nearly together. A notebook the file does not list counts as the longest. The file only
+orders the work: a stale one makes the build slower, never wrong.
+
 The extension calls jupyter-cache functions that myst-nb itself uses (``get_cache``, ``CacheBundleIn``,
 ``single_nb_execution``), which are not a stable API: requirements.txt pins the versions tested.
 """
 from __future__ import annotations
 
 import fnmatch
+import json
 import math
 import multiprocessing
 import os
@@ -55,6 +63,7 @@ MAX_AUTO_WORKERS = 4
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 TESTED = "myst-nb 1.4 with jupyter-cache 1.0"
 ERROR_LINES = 30  # the tail of a notebook's error shown in the build error
+EXECUTION_SECONDS = Path(__file__).with_name("execution_seconds.json")  # seconds per notebook, an earlier build
 
 
 def _internals():
@@ -169,6 +178,28 @@ def readable(error: str, lines: int = ERROR_LINES) -> str:
     return "\n".join((["..."] if len(text) > lines else []) + text[-lines:])
 
 
+def expected_seconds(path: Path = EXECUTION_SECONDS) -> dict[str, float]:
+    """Seconds each notebook took in an earlier build, by its path without suffix (``book/03_adversarial/sdt``);
+    empty when the file is missing or unreadable (the order is then the reading order)."""
+    try:
+        seconds = json.loads(path.read_text())
+        return {str(name): float(value) for name, value in seconds.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def longest_first(paths: list[Path], srcdir: Path, seconds: dict[str, float]) -> list[Path]:
+    """The notebooks, longest expected first; those ``seconds`` does not list first of all, in the given order.
+
+    Each free kernel takes the next notebook, so the kernels end apart by at most the time of the last
+    notebook started: started longest first, that is one of the shortest (Graham's longest-processing-time
+    rule, 1969)."""
+    def key(path: Path) -> float:
+        return -seconds.get(path.relative_to(srcdir).with_suffix("").as_posix(), math.inf)
+
+    return sorted(paths, key=key)  # stable: ties keep the given order
+
+
 def _excluded(path: Path, srcdir: Path, patterns: list[str]) -> bool:
     relative = path.relative_to(srcdir).as_posix()
     return any(fnmatch.fnmatch(relative, pattern) for pattern in patterns)
@@ -216,7 +247,7 @@ def _execute_in_parallel(app, env, docnames) -> None:
     get_cache, CacheBundleIn, _ = _internals()
     cache = get_cache(config.nb_execution_cache_path)
     jobs = [Job(str(path), config.nb_execution_timeout, config.nb_execution_allow_errors, threads,
-                bool(config.nb_execution_in_temp)) for path in pending]
+                bool(config.nb_execution_in_temp)) for path in longest_first(pending, Path(app.srcdir), expected_seconds())]
     failures, start = [], time.perf_counter()
     for job, text, seconds, error in run_jobs(jobs, workers):
         name = Path(job.path).relative_to(app.srcdir).as_posix()
