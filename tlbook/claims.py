@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, Sequence
 
 import numpy as np
-from scipy import stats
 
 from . import _checks
 
@@ -58,6 +57,8 @@ def t_quantile(n: int, level: float = LEVEL) -> float:
     """The one-sided ``1 − level`` quantile of Student's t with ``n − 1`` degrees of freedom (``n`` seeds)."""
     n = _checks.integer(n, "n", "t_quantile", minimum=2)  # n − 1 ≥ 1 degree of freedom: one seed has no spread
     level = _open_level(level, "t_quantile", high=1.0, what="a probability")
+    from scipy import stats  # here, not at the top: scipy.stats takes half a second to import, every page pays it
+
     if level < 1e-6:  # 1 − level rounds off there (to 1: an infinite quantile); isf is exact
         return float(stats.t.isf(level, n - 1))
     return float(stats.t.ppf(1 - level, n - 1))
@@ -312,6 +313,8 @@ def _one_sided_p(d: np.ndarray, by: float) -> float:
     """p-value of the one-sided paired t-test of ``mean d > by`` (0 or 1 when every ``d`` is equal)."""
     if np.ptp(d) == 0:
         return 0.0 if d[0] > by else 1.0
+    from scipy import stats
+
     return float(stats.ttest_1samp(d - by, 0.0, alternative="greater").pvalue)
 
 
