@@ -44,7 +44,7 @@ def test_stale_results_name_the_file_and_its_refresh_command(package):
     assert stale_results(package) == []  # the unchanged code made them
     _edit(package / "methods" / "adversarial.py")  # a method's code changes
     messages = stale_results(package)
-    assert len(messages) == len(stored_files(package)) == len(REFRESH) == 6
+    assert len(messages) == len(stored_files(package)) == len(REFRESH) == 7
     for message, csv in zip(messages, stored_files(package)):
         assert f"tlbook/benchmark/results/{csv.name}" in message and REFRESH[csv.name] in message
 
@@ -86,36 +86,36 @@ def test_compare_fails_beyond_the_tolerance_and_prints_both_values():
 
 def test_a_sample_is_cheap_and_has_a_study_cell_and_distinct_methods():
     keys = lambda sample: [(file, c.method, c.pair, c.seed) for file, c in sample]  # noqa: E731
-    chosen = verify.sample_cells(7, seed=7)
-    assert keys(chosen) == keys(verify.sample_cells(7, seed=7)) and len(chosen) == 7
+    chosen = verify.sample_cells(8, seed=7)
+    assert keys(chosen) == keys(verify.sample_cells(8, seed=7)) and len(chosen) == 8
     files = [file for file, _ in chosen]
-    assert files.count("cells.csv") == 2 and sorted(files[-5:]) == ["adaptation-2000.csv", "blended-contrast.csv",
+    assert files.count("cells.csv") == 2 and sorted(files[-6:]) == ["adaptation-2000.csv", "blended-contrast.csv",
                                                                      "conditional-2000.csv", "discrepancy-600.csv",
-                                                                     "self-training.csv"]
+                                                                     "few-labels.csv", "self-training.csv"]
     assert len({c.method for _, c in chosen[:2]}) == 2 and all(c.seconds <= verify.BENCHMARK_CHEAP_S for _, c in chosen[:2])
     methods = {c.method for c in read_cells(PACKAGE / "benchmark" / "results" / "cells.csv")}
-    every = {c.method for _, c in verify.sample_cells(len(methods) + 5, seed=1)[:len(methods)]}
-    assert every == methods  # five more cells than there are methods: a cell of each, and each study's
+    every = {c.method for _, c in verify.sample_cells(len(methods) + 6, seed=1)[:len(methods)]}
+    assert every == methods  # six more cells than there are methods: a cell of each, and each study's
 
 
-def test_verification_fails_when_a_retrained_cell_moved(monkeypatch, capsys):
+def test_verification_fails_when_a_retrained_cell_moved(package, monkeypatch, capsys):
     monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: _cell(cell.method, cell.target_test + 0.10, cell.pair, cell.seed))
-    assert verify.verify_stored(2, seed=3) == 1
+    assert verify.verify_stored(2, seed=3, root=package) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "--verify-seed 3" in out and "differ from the current code's" in out
-    assert "CPU, this machine is " + cpu_kind() in out  # adaptation-2000.csv records no CPU: said before its numbers
+    assert "CPU, this machine is " + cpu_kind() in out  # the copy's provenance records no CPU: said before its numbers
     monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: cell)
-    assert verify.verify_stored(2, seed=3) == 0
+    assert verify.verify_stored(2, seed=3, root=package) == 0
 
 
 def test_restamp_after_an_agreeing_sample_makes_the_sampled_files_current(package, monkeypatch):
     _edit(package / "train.py")  # a change of training code that (here) moves no number
-    assert len(stale_results(package)) == 6
+    assert len(stale_results(package)) == 7
     monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: _cell(cell.method, cell.target_test + 0.10, cell.pair, cell.seed))
-    assert verify.verify_stored(6, seed=1, stamp=True, root=package) == 1
-    assert len(stale_results(package)) == 6  # a failing sample stamps nothing
+    assert verify.verify_stored(7, seed=1, stamp=True, root=package) == 1
+    assert len(stale_results(package)) == 7  # a failing sample stamps nothing
     monkeypatch.setattr(verify, "retrain", lambda file, cell, root=None: cell)
-    assert verify.verify_stored(6, seed=1, stamp=True, root=package) == 0
+    assert verify.verify_stored(7, seed=1, stamp=True, root=package) == 0
     assert stale_results(package) == []  # the sample covers cells.csv and each study
     record = read_provenance(package / "benchmark" / "results" / "cells.csv")
     assert record["code_digest"] == code_digest(package) and "re-stamped" in record["verified"]

@@ -29,7 +29,9 @@ PRESENTATION = (
     "__init__.py", "_code.py", "assignments.py", "claims.py", "experiment.py", "plot.py",  # re-exports, presentation
     "check", "zsl", "losses/zsl.py",  # students' checkers; zero-shot learning (chapter 5)
     "label_shift.py",  # estimates computed after training, on trained models (selection.py's scores are stored)
-    "finetune",  # fine-tuning (chapter 1): SDT pre-trains with SourceOnly and fit, not with it
+    "finetune/__init__.py", "finetune/discriminative.py", "finetune/l2sp.py", "finetune/layers.py",  # fine-tuning
+    "finetune/method.py", "finetune/peft.py", "finetune/self_taught.py",  # (chapter 1); the few-labels study's SDT
+    # starts from a model of finetune/pretrained.py, which counts
     "nn/sequence.py", "data/sequences.py", "data/toy.py", "data/office.py", "data/benchmarks.py",  # no stored cell's domains
     "benchmark/__init__.py", "benchmark/__main__.py", "benchmark/profile.py", "benchmark/provenance.py",
     "benchmark/table.py", "benchmark/verify.py",  # the command line, timing, tables, these checks
@@ -49,6 +51,8 @@ REFRESH = {
                             "tlbook.benchmark --study blended-contrast --seeds 0 1 2 3 4 --out tlbook/benchmark/results",
     "self-training.csv": "rm -f tlbook/benchmark/results/self-training.csv && OMP_NUM_THREADS=1 python -m "
                          "tlbook.benchmark --study self-training --seeds 0 1 2 3 --out tlbook/benchmark/results",
+    "few-labels.csv": "rm -f tlbook/benchmark/results/few-labels.csv && OMP_NUM_THREADS=1 python -m "
+                      "tlbook.benchmark --study few-labels --seeds 0 1 2 --out tlbook/benchmark/results",
 }
 MIXED = "mixed"  # the digest of a file resumed with other code than its earlier cells': never current
 

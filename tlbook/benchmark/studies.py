@@ -1,13 +1,15 @@
 """Stored studies: the chapters' grids too heavy to train in a notebook, made by one command.
 
-A study is a pair, a step count and named configurations (a method on a network, a batch size), each
-paired with the baseline it is compared with. ``python -m tlbook.benchmark --study NAME`` trains its
+A study is a pair, a step count and named configurations (a method on a network, a batch size, and for a
+semi-supervised method the labelled target images it also sees), each paired with the baseline it is
+compared with. ``python -m tlbook.benchmark --study NAME`` trains its
 cells with the benchmark's own code (``make_cell``: same seeding, optimiser, evaluation, last-step
 weights) and appends them to ``NAME.csv``; the chapters read the copy shipped in ``results/``
 (``stored_cells(NAME)``) and re-train one configuration live.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,9 +19,11 @@ import torch
 
 from .. import _checks
 from ..claims import paired
-from ..data import PAIRS, Domain
+from .._utils import seed_everything
+from ..data import PAIRS, Domain, labelled_subset
+from ..finetune import pretrained
 from ..experiment import markdown_table, mean_std
-from ..methods import CDAN, DANN, DSN, AdaBN, Method, SourceOnly
+from ..methods import CDAN, DANN, DSN, SDT, AdaBN, Method, SourceOnly, source_soft_labels
 from ..nn import Classifier, small_digit_classifier
 from ._args import flag, path as _path, seed as _seed
 from .registry import METHODS, check_names, check_seeds
@@ -32,14 +36,17 @@ __all__ = ["STUDIES", "Config", "Study", "paired_gains", "run_study", "study_cel
 @dataclass(frozen=True)
 class Config:
     """One configuration of a study: a fresh method for the study's source domain, its batch size, and the
-    baseline it is paired with."""
+    baseline it is paired with. A semi-supervised method (chapter 3's SDT) also trains on ``labelled_per_class``
+    labelled target training images per class, drawn with the run's seed (``labelled_subset``: images and labels):
+    it is built as ``make(source, labelled, seed)``."""
 
-    make: Callable[[Domain], Method]
+    make: Callable[..., Method]
     batch_size: int = 64
     baseline: str | None = None  # the configuration with the same network and no adaptation
     steps: int | None = None  # its own number of steps (None: the study's); a baseline trains as many as its variants
     start: str | None = None  # a configuration whose trained network (same seed) this one continues; None: fresh weights.
     # Only the classifier's weights carry over (a start's domain classifier, decoder or generator does not).
+    labelled_per_class: int | None = None  # labelled target images per class it trains on; None: only unlabelled ones
 
     def __post_init__(self) -> None:
         if not callable(self.make):
@@ -54,6 +61,17 @@ class Config:
         if self.baseline is not None and (not isinstance(self.baseline, str) or not self.baseline):
             raise TypeError(f"Config: baseline must be the name of another configuration of the study (or None), "
                             f"got {_checks._got(self.baseline)}")
+        if self.labelled_per_class is not None:
+            _checks.integer(self.labelled_per_class, "labelled_per_class", "Config")
+            if self.start is not None:
+                raise ValueError("Config: a configuration with labelled target images starts from its own source model; "
+                                 "it cannot also continue another configuration (start)")
+
+    def build(self, source: Domain, target: Domain, seed: int) -> Method:
+        """A fresh method of this configuration for the pair; ``seed`` draws its labelled target images, if any."""
+        if self.labelled_per_class is None:
+            return self.make(source)
+        return self.make(source, labelled_subset(target, self.labelled_per_class, seed), seed)
 
 
 @dataclass(frozen=True)
@@ -120,6 +138,18 @@ def _batch_norm(source: Domain) -> Classifier:  # batch norm after each convolut
 
 def _shared_code(source: Domain) -> Classifier:  # chapter 4's: a 64-unit bottleneck, DSN's shared code
     return _small(source, bottleneck=64)
+
+
+def _sdt(**changes) -> Callable[[Domain, tuple[torch.Tensor, torch.Tensor], int], Method]:
+    """Chapter 3's SDT (``changes``: an ablation's weights): from the page's source model (chapter 3's digit network
+    pre-trained on the source, 1,500 steps, the file the page reads), its soft labels at τ = 2, the labelled images."""
+    def make(source: Domain, labelled: tuple[torch.Tensor, torch.Tensor], seed: int) -> Method:
+        model = pretrained(source, small_digit_classifier, tag="digitcnn-16-32", progress_bar=False)  # seeds itself
+        soft = source_soft_labels(model, source, temperature=2.0)
+        seed_everything(seed)  # as on the page: the run's seed is set once the source model is there
+        return SDT(copy.deepcopy(model), labelled, soft, seed=seed, **changes)
+
+    return make
 
 
 STUDIES: dict[str, Study] = {
@@ -194,6 +224,19 @@ STUDIES: dict[str, Study] = {
             "mcc": Config(_declared("mcc"), start="deep-coral", baseline="deep-coral-more"),
         },
     ),
+    # Chapter 3's SDT on the photo-blended pair, with one or five labelled target images per class, and its two
+    # ablations at five (no soft labels, no confusion). The page fine-tunes on the same images live (a short run)
+    # and pairs each seed with these cells.
+    "few-labels": Study(
+        pair="handwritten->handwritten-m",
+        steps=400,
+        configs={
+            "sdt-k1": Config(_sdt(), labelled_per_class=1),
+            "sdt-k5": Config(_sdt(), labelled_per_class=5),
+            "sdt-k5-no-soft-labels": Config(_sdt(soft_weight=0.0), labelled_per_class=5),
+            "sdt-k5-no-confusion": Config(_sdt(confusion_weight=0.0), labelled_per_class=5),
+        },
+    ),
     # Chapter 7: CDAN and CDAN+E on the same pair, steps, network and layer as the DANN of "adaptation-2000", which
     # they are compared with seed by seed (its cells are read, not trained again). The backbone's 512 features
     # times 10 classes exceed 4,096, so the map is the randomised one (1,024 outputs). Its source-only baseline is
@@ -248,10 +291,10 @@ def study_cell(name: str, config: str, seed: int, device: torch.device | str = "
     chosen = study.configs[config]
 
     def build(source: Domain, target: Domain) -> Method:
-        method = chosen.make(source)
+        method = chosen.build(source, target, seed)
         if chosen.start is not None:  # the start's network, trained as the study trains and stores it
             first = study.configs[chosen.start]
-            begun, _ = train_seeded(lambda s, t: first.make(s), source, target, seed, study.steps_of(chosen.start),
+            begun, _ = train_seeded(lambda s, t: first.build(s, t, seed), source, target, seed, study.steps_of(chosen.start),
                                     first.batch_size)
             method.classifier.load_state_dict(begun.classifier.state_dict())
         return method
