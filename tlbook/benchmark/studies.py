@@ -50,7 +50,8 @@ class Config:
 
     def __post_init__(self) -> None:
         if not callable(self.make):
-            raise TypeError(f"Config: make must be a function (source domain) -> Method (a fresh one per call), "
+            raise TypeError(f"Config: make must be a function (source domain) -> Method, or (source, labelled, seed) -> "
+                            f"Method with labelled_per_class (a fresh one per call), "
                             f"got {_checks._got(self.make)}")
         _checks.integer(self.batch_size, "batch_size", "Config")
         if self.steps is not None:

@@ -35,11 +35,13 @@ TOLERANCE = 5.0
 
 BENCHMARK_CHEAP_S = 30.0  # stored seconds of a benchmark cell that may be sampled (the 300-step pair, the fast 600-step ones; one thread)
 # A study cell is one of its baselines (source-only on each network: 20–36 s at one thread): the cheapest, and at 2,000
-# steps the adversarial configurations amplify rounding differences far more (DSN seed 4: 51.8 -> 44.5, README).
+# steps the adversarial configurations amplify rounding differences far more (DSN seed 4: 51.8 -> 44.5, README). A study
+# without baselines (few-labels: SDT from a pre-trained source model, about 6 s a cell) gives any of its cells.
 
 
 def sample_cells(n: int, seed: int, root: Path = PACKAGE) -> list[tuple[str, Cell]]:
-    """``n`` cheap stored cells as (file name, cell): a baseline of each study (so a re-stamp covers every file),
+    """``n`` cheap stored cells as (file name, cell): a baseline of each study (any cell of a study without baselines;
+    so a re-stamp covers every file),
     the others of ``cells.csv``, each of another method while there are methods left (``n = 13 + the number of
     studies`` covers all 13 methods of the benchmark)."""
     where = "sample_cells"
