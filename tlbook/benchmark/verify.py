@@ -194,8 +194,8 @@ def verify_stored(n: int, seed: int | None = None, tolerance: float = TOLERANCE,
     for file in sorted({file for file, _ in sample}):
         made = (read_provenance(root / "benchmark" / "results" / file) or {}).get("cpu", "an unrecorded kind of")
         if made != here:
-            print(f"{file} was made on {made} CPU, this machine is {here}: its numbers move by rounding "
-                  "(within the tolerance)", flush=True)
+            print(f"{file} was made on {made} CPU, this machine is {here}: its numbers may move by rounding "
+                  "(a 2,000-step cell by up to the tolerance: results/README.md, \"The CPU\")", flush=True)
     for file, stored in sample:
         retrained = retrain(file, stored, root)
         ok, line = compare(file, stored, retrained, tolerance)
